@@ -1,0 +1,112 @@
+"""pyOpenSSL contexts built from specs: the one place that turns a spec into OpenSSL settings.
+
+The Twisted servers, the Twisted gateway's upstream client and the pyOpenSSL probe all build
+their contexts here, so "the gateway's TLS settings" and "a probe standing in for the gateway"
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from OpenSSL import SSL, crypto
+
+from lab.pki import Pki
+from lab.probes.base import ClientFiles
+from lab.specs import ClientSpec, ServerSpec, SniPolicy
+from lab.tls import Protocol, effective_ciphers
+
+_MODE_NO_AUTO_CHAIN = 0x8  # SSL_MODE_NO_AUTO_CHAIN; pyOpenSSL does not export it
+
+_VERSIONS = {
+    Protocol.TLSv1_0: SSL.TLS1_VERSION,
+    Protocol.TLSv1_1: SSL.TLS1_1_VERSION,
+    Protocol.TLSv1_2: SSL.TLS1_2_VERSION,
+    Protocol.TLSv1_3: SSL.TLS1_3_VERSION,
+}
+
+
+def _apply_protocols(ctx: SSL.Context, min_p: Protocol | None, max_p: Protocol | None, ciphers: str | None) -> None:
+    if min_p:
+        ctx.set_min_proto_version(_VERSIONS[min_p])
+    if max_p:
+        ctx.set_max_proto_version(_VERSIONS[max_p])
+    cipher_string = effective_ciphers(ciphers, min_p)
+    if cipher_string:
+        ctx.set_cipher_list(cipher_string.encode())
+
+
+def _load_identity(ctx: SSL.Context, pki: Pki, certificate: str, chain: tuple[str, ...]) -> None:
+    """Leaf and exactly the chain the spec says is served: nothing more, nothing auto-completed."""
+    ctx.use_certificate(pki.cert(certificate))
+    ctx.use_privatekey_file(str(pki.key_path(certificate)))
+    for name in chain:
+        ctx.add_extra_chain_cert(pki.cert(name))
+    # Never let OpenSSL complete the chain from a verify store (client CAs): an
+    # "incomplete chain" server must send exactly what the spec says.
+    ctx.set_mode(_MODE_NO_AUTO_CHAIN)
+
+
+def server_context(spec: ServerSpec, pki: Pki, servername: str) -> SSL.Context:
+    """The context a lab server accepts with; SNI policy decides which identity answers."""
+    ctx = _base_server_context(spec, pki)
+    _load_identity(ctx, pki, spec.certificate, spec.chain)
+    if spec.sni is SniPolicy.IGNORE:
+        return ctx
+
+    named = ctx
+    if spec.sni is SniPolicy.REQUIRE:
+        fallback = _base_server_context(spec, pki)  # no certificate: the handshake fails (handshake_failure)
+    else:
+        fallback = _base_server_context(spec, pki)
+        _load_identity(fallback, pki, spec.default_certificate or spec.certificate, spec.default_chain)
+
+    def pick(conn: SSL.Connection) -> None:
+        name = conn.get_servername()
+        if not name or name.decode("ascii", "replace").lower() != servername.lower():
+            conn.set_context(fallback)
+
+    # The callback runs on the context the connection starts with; start on the named one
+    # and switch away when the Client Hello does not name us.
+    named.set_tlsext_servername_callback(pick)
+    return named
+
+
+def _base_server_context(spec: ServerSpec, pki: Pki) -> SSL.Context:
+    ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+    _apply_protocols(ctx, spec.min_protocol, spec.max_protocol, spec.ciphers)
+    ctx.set_options(SSL.OP_NO_TICKET)
+    if spec.client_auth:
+        store = ctx.get_cert_store()
+        assert store is not None
+        cas = [crypto.X509.from_cryptography(pki.cert(n)) for n in spec.client_cas]
+        for ca in cas:
+            store.add_cert(ca)
+        ctx.set_client_ca_list([ca.get_subject() for ca in cas])
+        ctx.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, lambda *args: bool(args[-1]))
+    return ctx
+
+
+VerifyErrors = list[tuple[int, int]]  # (X509 error number, depth) as the verify callback saw them
+
+
+def client_context(spec: ClientSpec, files: ClientFiles) -> tuple[SSL.Context, VerifyErrors]:
+    """A verifying client context; verification errors are collected for the raw message."""
+    ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    _apply_protocols(ctx, spec.min_protocol, spec.max_protocol, spec.ciphers)
+    ctx.load_verify_locations(str(files.ca_file))
+    errors: VerifyErrors = []
+
+    def verify(conn: SSL.Connection, cert: object, errnum: int, depth: int, ok: int) -> bool:
+        if not ok:
+            errors.append((errnum, depth))
+        return bool(ok)
+
+    ctx.set_verify(SSL.VERIFY_PEER, verify)
+    if files.cert_file and files.key_file:
+        ctx.use_certificate_chain_file(str(files.cert_file))
+        ctx.use_privatekey_file(str(files.key_file))
+    return ctx, errors
+
+
+ContextFactory = Callable[[], SSL.Context]

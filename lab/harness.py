@@ -1,0 +1,240 @@
+"""The engine: bring a scenario up with its fault, probe, compare, apply each fix, probe again.
+
+For every scenario: deploy the fault, run every client, check each shows the documented
+symptom; then, for each resolution, deploy the patched specs and check every client
+succeeds. Results are frozen data; the engine never prints, an :class:`Observer` hears
+progress (the CLI draws it), and an expected handshake failure is a result, not an exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from lab.errors import LabError, UserInputError
+from lab.pki import Pki
+from lab.probes.base import ClientFiles, Outcome, Probe
+from lab.scenario import GATEWAY, Direction, Resolution, Scenario
+from lab.servers.base import Backend, Deployment, DeployRequest, Endpoint
+from lab.specs import spec_diff
+from lab.symptoms import OK, Kind, Symptom, normalise
+
+APP = "app"  # the southbound observation: the application's request through the gateway
+
+
+@dataclass(frozen=True)
+class Check:
+    """One client in one phase: what it saw against what it should have seen."""
+
+    client: str
+    expected: tuple[Symptom, ...]
+    outcome: Outcome | None  # None: the probe could not run here
+    passed: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    side: str  # "server" or "client" (the gateway, southbound)
+    field: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class Phase:
+    """The fault (resolution None) or one resolution, with every client's check."""
+
+    resolution: str | None
+    summary: str
+    changes: tuple[Change, ...]
+    checks: tuple[Check, ...]
+    config_text: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(c.passed for c in self.checks)
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    scenario: str
+    direction: Direction
+    backend: str
+    phases: tuple[Phase, ...]
+    elapsed: float
+    error: str | None = None  # the lab could not run the scenario (not a failed check)
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and bool(self.phases) and all(p.passed for p in self.phases)
+
+
+@dataclass(frozen=True)
+class RunReport:
+    backend: str
+    clients: tuple[str, ...]
+    results: tuple[ScenarioResult, ...]
+    elapsed: float
+    unavailable: dict[str, str] = field(default_factory=dict)  # client -> why it could not run
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.passed for r in self.results)
+
+
+class Observer(Protocol):
+    def scenario_started(self, scenario: Scenario, direction: Direction, phases: int) -> None: ...
+
+    def phase_done(self, scenario: Scenario, phase: Phase) -> None: ...
+
+    def scenario_done(self, result: ScenarioResult) -> None: ...
+
+
+class NullObserver:
+    def scenario_started(self, scenario: Scenario, direction: Direction, phases: int) -> None:
+        pass
+
+    def phase_done(self, scenario: Scenario, phase: Phase) -> None:
+        pass
+
+    def scenario_done(self, result: ScenarioResult) -> None:
+        pass
+
+
+def app_request(gateway: Endpoint, deployment: Deployment, timeout: float) -> Outcome:
+    """The application's plain-HTTP request through the gateway, and what the gateway logged."""
+    started = time.monotonic()
+    before = len(deployment.gateway_log())
+    conn = http.client.HTTPConnection("127.0.0.1" if gateway.host in ("0.0.0.0", "::") else gateway.host,
+                                      gateway.port, timeout=timeout + 5)
+    try:
+        conn.request("GET", "/", headers={"Host": f"{gateway.host}:{gateway.port}"})
+        resp = conn.getresponse()
+        resp.read()
+        status, reason = resp.status, resp.reason
+    except OSError as exc:
+        return Outcome(APP, normalise(str(exc)), f"{type(exc).__name__}: {exc}", elapsed=time.monotonic() - started)
+    finally:
+        conn.close()
+    symptom = OK if status == 200 else Symptom(Kind.HTTP, str(status))
+    raw = f"HTTP/1.1 {status} {reason}"
+    new_lines = deployment.gateway_log()[before:]
+    upstream_raw = new_lines[-1] if new_lines else None
+    return Outcome(APP, symptom, raw, http_status=status, elapsed=time.monotonic() - started,
+                   upstream=normalise(upstream_raw) if upstream_raw else None, upstream_raw=upstream_raw)
+
+
+def _judge(client: str, outcome: Outcome, expected: tuple[Symptom, ...]) -> Check:
+    if client == APP and expected != (OK,):
+        # Southbound with the fault: the app must see 503 and the gateway must log the TLS symptom.
+        ok = outcome.symptom == Symptom(Kind.HTTP, "503") and outcome.upstream in expected
+        note = "" if ok else (
+            f"expected HTTP 503 with the gateway logging {' or '.join(map(str, expected))}; "
+            f"saw {outcome.symptom}" + (f" with the gateway logging {outcome.upstream}" if outcome.upstream else "")
+        )
+        return Check(client, (Symptom(Kind.HTTP, "503"),) + expected, outcome, ok, note)
+    ok = outcome.symptom in expected
+    note = "" if ok else f"expected {' or '.join(map(str, expected))}; saw {outcome.symptom}"
+    return Check(client, expected, outcome, ok, note)
+
+
+class Harness:
+    """Runs scenarios on one backend with a set of probes (entered once for the whole run)."""
+
+    def __init__(self, backend: Backend, probes: Sequence[Probe], pki: Pki,
+                 observer: Observer | None = None) -> None:
+        self.backend = backend
+        self.probes = list(probes)
+        self.pki = pki
+        self.observer = observer or NullObserver()
+        self.unavailable = {p.name: r for p in self.probes if (r := p.unavailable_reason())}
+
+    def run(self, scenarios: Sequence[Scenario], direction: Direction | None = None,
+            resolutions: Sequence[str] | None = None) -> RunReport:
+        started = time.monotonic()
+        reason = self.backend.unavailable_reason()
+        if reason:
+            raise LabError(f"backend {self.backend.name!r} is not available: {reason}")
+        with contextlib.ExitStack() as stack:
+            for probe in self.probes:
+                if probe.name not in self.unavailable:
+                    stack.enter_context(probe)
+            results = tuple(self.run_scenario(s, direction, resolutions) for s in scenarios)
+        return RunReport(self.backend.name, tuple(p.name for p in self.probes), results,
+                         time.monotonic() - started, dict(self.unavailable))
+
+    def run_scenario(self, scenario: Scenario, direction: Direction | None = None,
+                     only: Sequence[str] | None = None) -> ScenarioResult:
+        direction = direction or scenario.direction
+        if direction not in scenario.directions:
+            raise UserInputError(f"scenario {scenario.id!r} runs {', '.join(d.value for d in scenario.directions)} only")
+        wanted = [scenario.resolution(n) for n in only] if only else list(scenario.resolutions)
+        started = time.monotonic()
+        self.observer.scenario_started(scenario, direction, 1 + len(wanted))
+        phases: list[Phase] = []
+        error = None
+        try:
+            for resolution in [None, *wanted]:
+                phase = self.run_phase(scenario, direction, resolution)
+                phases.append(phase)
+                self.observer.phase_done(scenario, phase)
+        except LabError as exc:
+            error = str(exc)
+        result = ScenarioResult(scenario.id, direction, self.backend.name, tuple(phases),
+                                time.monotonic() - started, error)
+        self.observer.scenario_done(result)
+        return result
+
+    def run_phase(self, scenario: Scenario, direction: Direction, resolution: Resolution | None) -> Phase:
+        server, client = scenario.specs(resolution)
+        changes = tuple(
+            Change(side, *diff)
+            for side, before, after in (("server", scenario.server, server), ("client", scenario.client, client))
+            for diff in spec_diff(before, after)
+        )
+        request = DeployRequest(scenario, server, client, direction, self.pki)
+        files = ClientFiles.for_spec(client, self.pki)
+        with self.backend.deploy(request) as deployment:
+            checks = self._probe_all(scenario, deployment, client, files, resolution is None)
+        return Phase(resolution.name if resolution else None,
+                     resolution.summary if resolution else scenario.fault, changes, checks,
+                     deployment.config_text)
+
+    def _probe_all(self, scenario: Scenario, deployment: Deployment, client_spec: object, files: ClientFiles,
+                   fault: bool) -> tuple[Check, ...]:
+        from lab.specs import ClientSpec
+        assert isinstance(client_spec, ClientSpec)
+        backend = self.backend.name
+        runnable = [p for p in self.probes if p.name not in self.unavailable]
+        with ThreadPoolExecutor(max_workers=len(runnable) + 1) as pool:
+            futures = {p.name: pool.submit(p.run, deployment.tls_target, client_spec, files) for p in runnable}
+            if deployment.gateway is not None:
+                futures[APP] = pool.submit(app_request, deployment.gateway, deployment, client_spec.timeout)
+            outcomes = {name: f.result() for name, f in futures.items()}
+        checks: list[Check] = []
+        for probe in self.probes:
+            expected = scenario.expect.for_client(probe.name, backend) if fault else (OK,)
+            if probe.name in self.unavailable:
+                checks.append(Check(probe.name, expected, None, False, f"unavailable: {self.unavailable[probe.name]}"))
+            else:
+                checks.append(_judge(probe.name, outcomes[probe.name], expected))
+        if APP in outcomes:
+            expected = scenario.expect.for_client(GATEWAY, backend) if fault else (OK,)
+            checks.append(_judge(APP, outcomes[APP], expected))
+        return tuple(checks)
+
+
+@contextlib.contextmanager
+def deployed(backend: Backend, request: DeployRequest) -> Iterator[Deployment]:
+    """For ``tlslab up``: the same deployment the harness probes, held open by the caller."""
+    reason = backend.unavailable_reason()
+    if reason:
+        raise LabError(f"backend {backend.name!r} is not available: {reason}")
+    with backend.deploy(request) as deployment:
+        yield deployment

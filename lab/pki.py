@@ -1,0 +1,337 @@
+"""The lab's certificate authorities, server leaves and client certificates, generated and cached.
+
+Two sources, each where it serves best:
+
+* The **lab CA** (root -> intermediate -> server leaves) is built with the cryptography x509
+  builders: its root carries critical *name constraints* (``lab.test``, ``localhost``,
+  127.0.0.0/8, ::1) so trusting it by mistake cannot endanger a real site, and its leaves look
+  like real ones (non-critical subjectAltName), so strict outside validators judge them fairly.
+* The **other CAs** (an unrelated CA for "unknown" and "wrong intermediate" faults, the
+  client-certificate CAs and their client certificates) are throwaway trustme CAs: nobody is
+  told to trust them, which is exactly what trustme is for.
+
+Everything lands in one directory (``certs/`` by default, git-ignored) with keys mode 0600, and
+is regenerated when the catalogue changes or a certificate is about to change state (a "valid"
+leaf nearing expiry). Nothing that expires is ever committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import ipaddress
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+Validity = Literal["valid", "expired", "not-yet-valid"]
+Role = Literal["root", "intermediate", "server", "client"]
+
+LAB_DOMAIN = "lab.test"
+PERMITTED_DNS = (LAB_DOMAIN, "localhost")
+PERMITTED_NETS = ("127.0.0.0/8", "::1/128")
+SCHEMA_VERSION = 1  # bump when generation logic changes in a way the catalogue text does not show
+
+
+@dataclass(frozen=True)
+class CertEntry:
+    """One certificate in the catalogue, by name: what scenarios refer to."""
+
+    name: str
+    role: Role
+    issuer: str | None  # catalogue name of the issuing CA (None: self-signed root)
+    common_name: str
+    names: tuple[str, ...] = ()  # subjectAltName: DNS names and IP addresses
+    validity: Validity = "valid"
+    source: Literal["lab", "trustme"] = "lab"
+    description: str = ""
+
+
+CATALOGUE: tuple[CertEntry, ...] = (
+    CertEntry("root", "root", None, "tlslab Root CA", description="the lab's trust anchor (name-constrained)"),
+    CertEntry("intermediate", "intermediate", "root", "tlslab Intermediate CA", description="issues every lab server leaf"),
+    CertEntry("server", "server", "intermediate", "api.lab.test", ("api.lab.test", "localhost", "127.0.0.1"),
+              description="a valid server certificate"),
+    CertEntry("server-expired", "server", "intermediate", "api.lab.test", ("api.lab.test", "localhost", "127.0.0.1"),
+              validity="expired", description="the same names, expired yesterday"),
+    CertEntry("server-not-yet-valid", "server", "intermediate", "api.lab.test", ("api.lab.test", "localhost", "127.0.0.1"),
+              validity="not-yet-valid", description="the same names, valid only from next month"),
+    CertEntry("default", "server", "intermediate", "default.lab.test", ("default.lab.test",),
+              description="what an SNI server sends to a Client Hello without server_name"),
+    CertEntry("something", "server", "intermediate", "something.domain.lab.test", ("something.domain.lab.test",),
+              description="CN=something.domain.lab.test: wrong for myorg.domain.lab.test"),
+    CertEntry("wildcard", "server", "intermediate", "*.domain.lab.test", ("*.domain.lab.test",),
+              description="CN=*.domain.lab.test: the wildcard fix"),
+    CertEntry("something-san", "server", "intermediate", "something.domain.lab.test",
+              ("something.domain.lab.test", "myorg.domain.lab.test"),
+              description="the same CN with myorg.domain.lab.test added as subject alternative name"),
+    CertEntry("other-root", "root", None, "tlslab Other Root CA", source="trustme",
+              description="an unrelated CA nobody trusts"),
+    CertEntry("other-intermediate", "intermediate", "other-root", "tlslab Other Intermediate CA", source="trustme",
+              description="an intermediate that issued none of the lab's leaves"),
+    CertEntry("client-root", "root", None, "tlslab Client CA", source="trustme",
+              description="issues client certificates for 2-way TLS"),
+    CertEntry("client", "client", "client-root", "client.lab.test", ("client.lab.test",), source="trustme",
+              description="a valid client certificate"),
+    CertEntry("client-expired", "client", "client-root", "client.lab.test", ("client.lab.test",), validity="expired",
+              source="trustme", description="an expired client certificate"),
+    CertEntry("client-unknown-root", "root", None, "tlslab Unknown Client CA", source="trustme",
+              description="a client CA the server does not trust"),
+    CertEntry("client-unknown", "client", "client-unknown-root", "client.lab.test", ("client.lab.test",),
+              source="trustme", description="a client certificate from a CA the server does not know"),
+)
+
+VALID_DAYS = 90
+RENEW_BEFORE_DAYS = 14
+
+
+def _catalogue_fingerprint() -> str:
+    text = repr((SCHEMA_VERSION, CATALOGUE))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _window(validity: Validity, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    day = dt.timedelta(days=1)
+    if validity == "expired":
+        return now - 60 * day, now - day
+    if validity == "not-yet-valid":
+        return now + 30 * day, now + 120 * day
+    return now - day, now + VALID_DAYS * day
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a key readable by its owner only (created 0600, never widened)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(path, 0o600)
+
+
+def _san(names: tuple[str, ...]) -> x509.SubjectAlternativeName:
+    general: list[x509.GeneralName] = []
+    for name in names:
+        try:
+            general.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            general.append(x509.DNSName(name))
+    return x509.SubjectAlternativeName(general)
+
+
+class _LabBuilder:
+    """Builds the name-constrained lab chain with the cryptography x509 builders."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def build(
+        self, entry: CertEntry, issuer: tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes] | None
+    ) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        subject = x509.Name([
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tlslab"),
+            x509.NameAttribute(NameOID.COMMON_NAME, entry.common_name),
+        ])
+        not_before, not_after = _window(entry.validity, self.now)
+        if entry.role != "server":  # CAs outlive the leaves they sign
+            not_after = self.now + dt.timedelta(days=VALID_DAYS * 4)
+        issuer_cert, issuer_key = issuer if issuer else (None, key)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer_cert.subject if issuer_cert else subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        )
+        if issuer_cert is not None:
+            builder = builder.add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key()),  # type: ignore[arg-type]
+                critical=False,
+            )
+        if entry.role in ("root", "intermediate"):
+            builder = builder.add_extension(
+                x509.BasicConstraints(ca=True, path_length=None if entry.role == "root" else 0), critical=True
+            ).add_extension(
+                x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                              data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                              encipher_only=False, decipher_only=False),
+                critical=True,
+            )
+            if entry.role == "root":
+                builder = builder.add_extension(
+                    x509.NameConstraints(
+                        permitted_subtrees=[x509.DNSName(d) for d in PERMITTED_DNS]
+                        + [x509.IPAddress(ipaddress.ip_network(n)) for n in PERMITTED_NETS],
+                        excluded_subtrees=None,
+                    ),
+                    critical=True,
+                )
+        else:
+            builder = (
+                builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(
+                    x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=True,
+                                  data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                  crl_sign=False, encipher_only=False, decipher_only=False),
+                    critical=True,
+                )
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+                .add_extension(_san(entry.names), critical=False)
+            )
+        return builder.sign(issuer_key, hashes.SHA256()), key
+
+
+def _generate(directory: Path, now: dt.datetime) -> None:
+    """Generate the whole catalogue into `directory` (an empty staging directory)."""
+    lab = _LabBuilder(now)
+    lab_material: dict[str, tuple[x509.Certificate, rsa.RSAPrivateKey]] = {}
+    trustme_cas: dict[str, trustme.CA] = {}
+    for entry in CATALOGUE:
+        if entry.source == "lab":
+            parent = lab_material[entry.issuer] if entry.issuer else None
+            cert, key = lab.build(entry, parent)
+            cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+            key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption())
+            lab_material[entry.name] = (cert, key)
+        elif entry.role in ("root", "intermediate"):
+            ca = trustme_cas[entry.issuer].create_child_ca() if entry.issuer else trustme.CA(
+                organization_name="tlslab", organization_unit_name=entry.common_name)
+            trustme_cas[entry.name] = ca
+            cert_pem, key_pem = ca.cert_pem.bytes(), ca.private_key_pem.bytes()
+        else:
+            not_before, not_after = _window(entry.validity, now)
+            leaf = trustme_cas[entry.issuer or ""].issue_cert(
+                *entry.names, common_name=entry.common_name, organization_name="tlslab",
+                not_before=not_before, not_after=not_after)
+            cert_pem, key_pem = leaf.cert_chain_pems[0].bytes(), leaf.private_key_pem.bytes()
+        (directory / f"{entry.name}.pem").write_bytes(cert_pem)
+        _write_private(directory / f"{entry.name}.key", key_pem)
+
+    by_name = {e.name: e for e in CATALOGUE}
+    for entry in CATALOGUE:  # leaf + every intermediate up to (not including) the root
+        parts = [(directory / f"{entry.name}.pem").read_bytes()]
+        issuer = entry.issuer
+        while issuer and by_name[issuer].issuer:
+            parts.append((directory / f"{issuer}.pem").read_bytes())
+            issuer = by_name[issuer].issuer
+        (directory / f"{entry.name}-fullchain.pem").write_bytes(b"".join(parts))
+    manifest = {
+        "fingerprint": _catalogue_fingerprint(),
+        "generated": now.isoformat(),
+        "renew_after": (now + dt.timedelta(days=VALID_DAYS - RENEW_BEFORE_DAYS)).isoformat(),
+    }
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+class Pki:
+    """The generated catalogue in one directory: paths and parsed objects by catalogue name."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._certs: dict[str, x509.Certificate] = {}
+        self._by_name = {e.name: e for e in CATALOGUE}
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def ensure(
+        cls, directory: Path, *, regenerate: bool = False, on_generate: Callable[[str], None] | None = None
+    ) -> "Pki":
+        """Return the cached PKI in `directory`, generating it first when missing, stale or asked to.
+
+        Safe against concurrent callers (a lock file) and interrupted runs (generation happens
+        in a staging directory that replaces the old material only when complete).
+        """
+        directory.mkdir(parents=True, exist_ok=True)
+        with _locked(directory / ".lock"):
+            reason = "--regenerate" if regenerate else cls.stale_reason(directory)
+            if reason:
+                if on_generate:
+                    on_generate(reason)
+                staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory))
+                try:
+                    os.chmod(staging, 0o700)
+                    _generate(staging, dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
+                    for item in staging.iterdir():
+                        os.replace(item, directory / item.name)
+                finally:
+                    shutil.rmtree(staging, ignore_errors=True)
+        return cls(directory)
+
+    @staticmethod
+    def stale_reason(directory: Path) -> str | None:
+        """Why the material in `directory` must be regenerated, or None when it is fresh."""
+        manifest_path = directory / "manifest.json"
+        if not manifest_path.exists():
+            return "no certificates generated yet"
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            renew_after = dt.datetime.fromisoformat(manifest["renew_after"])
+        except (ValueError, KeyError):
+            return "manifest.json is unreadable"
+        if manifest.get("fingerprint") != _catalogue_fingerprint():
+            return "the certificate catalogue changed"
+        if dt.datetime.now(dt.timezone.utc) >= renew_after:
+            return "certificates are close to expiry"
+        for entry in CATALOGUE:
+            for suffix in (".pem", ".key", "-fullchain.pem"):
+                if not (directory / f"{entry.name}{suffix}").exists():
+                    return f"{entry.name}{suffix} is missing"
+        return None
+
+    # -- access ---------------------------------------------------------------------------
+    def entry(self, name: str) -> CertEntry:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"no certificate named {name!r}; known: {', '.join(self._by_name)}") from None
+
+    def cert_path(self, name: str) -> Path:
+        self.entry(name)
+        return self.directory / f"{name}.pem"
+
+    def key_path(self, name: str) -> Path:
+        self.entry(name)
+        return self.directory / f"{name}.key"
+
+    def fullchain_path(self, name: str) -> Path:
+        self.entry(name)
+        return self.directory / f"{name}-fullchain.pem"
+
+    def cert(self, name: str) -> x509.Certificate:
+        if name not in self._certs:
+            self._certs[name] = x509.load_pem_x509_certificate(self.cert_path(name).read_bytes())
+        return self._certs[name]
+
+    def key_pem(self, name: str) -> bytes:
+        return self.key_path(name).read_bytes()
+
+
+def catalogue_names() -> tuple[str, ...]:
+    return tuple(e.name for e in CATALOGUE)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

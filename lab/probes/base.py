@@ -1,0 +1,128 @@
+"""What every probe shares: the target, the files a client needs, the outcome, the protocol."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+from lab.pki import Pki
+from lab.specs import ClientSpec
+from lab.symptoms import Kind, Symptom, http_symptom, normalise
+
+MAX_RESPONSE = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a client connects, and the name it should send (SNI) and verify."""
+
+    host: str
+    port: int
+    servername: str
+
+
+@dataclass(frozen=True)
+class ClientFiles:
+    """The PEM files a client spec resolves to (CLI tools need paths, not objects)."""
+
+    ca_file: Path
+    cert_file: Path | None = None  # client certificate + its chain
+    key_file: Path | None = None
+
+    @classmethod
+    def for_spec(cls, spec: ClientSpec, pki: Pki) -> "ClientFiles":
+        if spec.certificate:
+            return cls(pki.cert_path(spec.trust), pki.fullchain_path(spec.certificate), pki.key_path(spec.certificate))
+        return cls(pki.cert_path(spec.trust))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one client saw: a normalised symptom and the raw words it used."""
+
+    client: str
+    symptom: Symptom
+    raw: str
+    http_status: int | None = None
+    protocol: str | None = None  # negotiated version, when the handshake completed
+    cipher: str | None = None
+    elapsed: float = 0.0
+    upstream: Symptom | None = None  # southbound: what the gateway's own TLS client saw
+    upstream_raw: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.symptom.ok
+
+
+def http_request(servername: str) -> bytes:
+    return f"GET / HTTP/1.1\r\nHost: {servername}\r\nUser-Agent: tlslab\r\nConnection: close\r\n\r\n".encode()
+
+
+def parse_status(response: bytes) -> int | None:
+    line = response.split(b"\r\n", 1)[0].split()
+    if len(line) >= 2 and line[0].startswith(b"HTTP/") and line[1].isdigit():
+        return int(line[1])
+    return None
+
+
+def outcome_from_response(client: str, response: bytes, started: float, *, protocol: str | None = None,
+                          cipher: str | None = None) -> Outcome:
+    """A completed TLS exchange: the HTTP status decides (200 is success)."""
+    elapsed = time.monotonic() - started
+    status = parse_status(response)
+    if status is None:
+        raw = "connection closed without an HTTP response" if not response else (
+            "not an HTTP response: " + response[:60].decode("latin-1"))
+        symptom = Symptom(Kind.CLOSED) if not response else Symptom(Kind.ERROR, "not-http")
+        return Outcome(client, symptom, raw, protocol=protocol, cipher=cipher, elapsed=elapsed)
+    first_line = response.split(b"\r\n", 1)[0].decode("latin-1")
+    return Outcome(client, http_symptom(status), first_line, http_status=status, protocol=protocol,
+                   cipher=cipher, elapsed=elapsed)
+
+
+def outcome_from_error(client: str, raw: str, started: float) -> Outcome:
+    return Outcome(client, normalise(raw), raw.strip(), elapsed=time.monotonic() - started)
+
+
+def which(tool: str) -> str | None:
+    return shutil.which(tool, path=os.environ.get("PATH"))
+
+
+class Probe(Protocol):
+    """A client. ``run`` never raises for a TLS failure: that is the outcome."""
+
+    name: str
+    description: str
+
+    def unavailable_reason(self) -> str | None:
+        """Why this probe cannot run on this machine (e.g. a missing tool), or None."""
+
+    def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome: ...
+
+    def __enter__(self) -> "Probe": ...
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+
+class ProbeBase:
+    """Default no-op lifecycle: probes that keep a process (a JVM, a browser) override enter/exit."""
+
+    name = "probe"
+    description = ""
+
+    def unavailable_reason(self) -> str | None:
+        return None
+
+    def __enter__(self) -> "ProbeBase":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        return None

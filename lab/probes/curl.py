@@ -1,0 +1,58 @@
+"""``curl``: what customers paste into support tickets ('curl: (60) SSL certificate problem')."""
+
+from __future__ import annotations
+
+import time
+
+from lab.probes.base import ClientFiles, Outcome, ProbeBase, Target, outcome_from_error, which
+from lab.probes.cli_tool import run_tool
+from lab.specs import ClientSpec
+from lab.symptoms import http_symptom
+from lab.tls import effective_ciphers
+
+_STATUS_MARK = "\ntlslab-http-status:"
+
+
+def command(target: Target, spec: ClientSpec, files: ClientFiles) -> list[str]:
+    """curl sends SNI whenever the URL holds a name, so 'no SNI' means connecting by IP address
+    (and then the certificate is checked against that address, as curl would)."""
+    argv = ["curl", "--silent", "--show-error", "--max-time", f"{spec.timeout:g}", "--cacert", str(files.ca_file)]
+    if spec.sni:
+        argv += ["--resolve", f"{target.servername}:{target.port}:{target.host}"]
+        url = f"https://{target.servername}:{target.port}/"
+    else:
+        url = f"https://{target.host}:{target.port}/"
+    if spec.min_protocol:
+        argv += [f"--tlsv{spec.min_protocol.curl_name}"]
+    if spec.max_protocol:
+        argv += ["--tls-max", spec.max_protocol.curl_name]
+    ciphers = effective_ciphers(spec.ciphers, spec.min_protocol)
+    if ciphers:
+        argv += ["--ciphers", ciphers]
+    if files.cert_file and files.key_file:
+        argv += ["--cert", str(files.cert_file), "--key", str(files.key_file)]
+    return argv + ["--write-out", _STATUS_MARK + "%{http_code}", url]
+
+
+class CurlProbe(ProbeBase):
+    name = "curl"
+    description = "curl (the system curl and its OpenSSL)"
+
+    def unavailable_reason(self) -> str | None:
+        if which("curl") is None:
+            return "the 'curl' command is not installed (Debian: apt-get install curl)"
+        return None
+
+    def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome:
+        started = time.monotonic()
+        result = run_tool(command(target, spec, files), timeout=spec.timeout + 2)
+        if result.returncode is None:
+            return outcome_from_error(self.name, f"timed out after {spec.timeout:g}s", started)
+        out = result.stdout.decode("utf-8", "replace")
+        body, _, code = out.rpartition(_STATUS_MARK)
+        status = int(code) if code.strip().isdigit() else 0
+        if result.returncode == 0 and status:
+            return Outcome(self.name, http_symptom(status), f"HTTP {status}", http_status=status,
+                           elapsed=time.monotonic() - started)
+        raw = result.stderr.strip() or f"curl exited {result.returncode}"
+        return outcome_from_error(self.name, raw, started)

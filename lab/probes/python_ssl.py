@@ -1,0 +1,71 @@
+"""Python's ``ssl`` module (the system OpenSSL): what most Python services and scripts use."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+import warnings
+
+from service_identity import CertificateError, VerificationError
+from service_identity.cryptography import verify_certificate_hostname
+from cryptography import x509
+
+from lab.probes.base import MAX_RESPONSE, ClientFiles, Outcome, ProbeBase, Target, http_request, outcome_from_error, outcome_from_response
+from lab.specs import ClientSpec
+from lab.tls import Protocol, effective_ciphers
+
+_VERSIONS = {
+    Protocol.TLSv1_0: ssl.TLSVersion.TLSv1,
+    Protocol.TLSv1_1: ssl.TLSVersion.TLSv1_1,
+    Protocol.TLSv1_2: ssl.TLSVersion.TLSv1_2,
+    Protocol.TLSv1_3: ssl.TLSVersion.TLSv1_3,
+}
+
+
+def ssl_context(spec: ClientSpec, files: ClientFiles) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    # Without SNI, ssl cannot check the name during the handshake; we check it right after.
+    ctx.check_hostname = spec.sni
+    ctx.load_verify_locations(cafile=str(files.ca_file))
+    with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated, and reproducing them is the point
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if spec.min_protocol:
+            ctx.minimum_version = _VERSIONS[spec.min_protocol]
+        if spec.max_protocol:
+            ctx.maximum_version = _VERSIONS[spec.max_protocol]
+    ciphers = effective_ciphers(spec.ciphers, spec.min_protocol)
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    if files.cert_file and files.key_file:
+        ctx.load_cert_chain(str(files.cert_file), str(files.key_file))
+    return ctx
+
+
+class PythonSslProbe(ProbeBase):
+    name = "python-ssl"
+    description = f"Python ssl module ({ssl.OPENSSL_VERSION})"
+
+    def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome:
+        started = time.monotonic()
+        try:
+            ctx = ssl_context(spec, files)
+            with socket.create_connection((target.host, target.port), timeout=spec.timeout) as sock:
+                with ctx.wrap_socket(sock, server_hostname=target.servername if spec.sni else None) as tls:
+                    if not spec.sni:
+                        der = tls.getpeercert(binary_form=True)
+                        assert der is not None
+                        verify_certificate_hostname(x509.load_der_x509_certificate(der), target.servername)
+                    tls.sendall(http_request(target.servername))
+                    response = b""
+                    while len(response) < MAX_RESPONSE:
+                        chunk = tls.recv(16384)
+                        if not chunk:
+                            break
+                        response += chunk
+                    return outcome_from_response(self.name, response, started, protocol=tls.version(),
+                                                 cipher=(tls.cipher() or ("",))[0])
+        except (VerificationError, CertificateError) as exc:
+            return outcome_from_error(self.name, f"hostname mismatch: {exc}", started)
+        except (OSError, ssl.SSLError) as exc:  # SSLError is an OSError; timeouts and refusals too
+            return outcome_from_error(self.name, f"{type(exc).__name__}: {exc}", started)

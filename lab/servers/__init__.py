@@ -1,0 +1,22 @@
+"""Backends that realise a scenario's server spec: ``twisted`` (in-process, default) and ``nginx`` (docker)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lab.errors import UserInputError
+from lab.servers.base import Backend
+
+def _twisted() -> Backend:
+    from lab.servers.twisted_backend import TwistedBackend
+    return TwistedBackend()
+
+
+BACKENDS: dict[str, Callable[[], Backend]] = {"twisted": _twisted}
+
+
+def make_backend(name: str) -> Backend:
+    try:
+        return BACKENDS[name]()
+    except KeyError:
+        raise UserInputError(f"--backend: unknown backend {name!r}; choose from {', '.join(BACKENDS)}") from None

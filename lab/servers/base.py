@@ -1,0 +1,95 @@
+"""What a backend hands back once a scenario's servers are up: endpoints and the gateway's log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from lab.pki import Pki
+from lab.probes.base import Target
+from lab.scenario import Direction, Scenario
+from lab.specs import ClientSpec, ServerSpec
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One listening server, as ``tlslab up --json`` reports it (a public interface: keep it stable)."""
+
+    role: str  # "server" (northbound), "gateway" and "backend" (southbound)
+    host: str
+    port: int
+    scheme: str  # "https" or "http"
+    servername: str | None = None  # the name a client should send and verify
+    ca_file: Path | None = None  # the trust anchor a correctly configured client uses
+    client_cert: Path | None = None  # 2-way scenarios: the client certificate (with its chain)
+    client_key: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.servername or self.host}:{self.port}/"
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "role": self.role, "host": self.host, "port": self.port, "scheme": self.scheme, "url": self.url,
+            "servername": self.servername, "ca_file": str(self.ca_file) if self.ca_file else None,
+        }
+        if self.client_cert:
+            out["client_cert"] = str(self.client_cert)
+            out["client_key"] = str(self.client_key)
+        return out
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A scenario's servers, up and ready."""
+
+    tls_target: Target  # where a TLS client (probe, or the gateway) meets the faulty server
+    endpoints: tuple[Endpoint, ...]
+    gateway: Endpoint | None = None  # southbound only
+    gateway_log: Callable[[], list[str]] = field(default=lambda: [])  # the gateway's error log, oldest first
+    config_text: str | None = None  # the server configuration as deployed (nginx.conf for nginx)
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    """Everything a backend needs to bring up one configuration of a scenario."""
+
+    scenario: Scenario
+    server: ServerSpec
+    client: ClientSpec  # the gateway's TLS client settings (southbound)
+    direction: Direction
+    pki: Pki
+    bind: str = "127.0.0.1"
+    port: int = 0  # the front endpoint's port; 0 picks a free one
+
+    @property
+    def servername(self) -> str:
+        return self.scenario.servername
+
+
+class Backend(Protocol):
+    name: str
+
+    def unavailable_reason(self) -> str | None:
+        """Why this backend cannot run here (e.g. no docker engine), or None."""
+
+    def deploy(self, request: DeployRequest) -> AbstractContextManager[Deployment]:
+        """Bring the servers up; leaving the context stops and removes everything."""
+
+
+def endpoint_files(request: DeployRequest) -> dict[str, Path | None]:
+    """The files a correctly configured client of this deployment uses."""
+    pki = request.pki
+    cert = request.client.certificate if request.scenario.two_way else None
+    return {
+        "ca_file": pki.cert_path("root"),
+        "client_cert": pki.fullchain_path(cert) if cert else None,
+        "client_key": pki.key_path(cert) if cert else None,
+    }
+
+
+def iter_roles(deployment: Deployment) -> Iterator[str]:
+    return (e.role for e in deployment.endpoints)

@@ -1,0 +1,187 @@
+"""The in-process backend: Twisted TLS servers and a Twisted gateway on 127.0.0.1.
+
+Northbound, one TLS server plays the Edge Router and the probes connect to it. Southbound,
+the faulty TLS server plays the backend and a gateway plays the Message Processor: the app
+sends it plain HTTP, it connects to the backend over TLS with the scenario's client spec
+(the same pyOpenSSL code as the ``pyopenssl`` probe), and on a TLS failure it answers
+``503 Service Unavailable`` and logs the TLS error, as Apigee Edge does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from OpenSSL import SSL
+from twisted.internet import protocol, threads
+from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IListeningPort, IOpenSSLServerConnectionCreator
+from zope.interface import implementer
+from twisted.protocols.policies import TimeoutMixin
+from twisted.web import resource, server
+
+from lab.contexts import server_context
+from lab.errors import EnvironmentError_, PortInUse
+from lab.probes.base import ClientFiles, Target
+from lab.probes.pyopenssl_probe import fetch
+from lab.scenario import Direction
+from lab.servers import reactor as lab_reactor
+from lab.servers.base import Deployment, DeployRequest, Endpoint, endpoint_files
+
+IDLE_TIMEOUT = 10.0  # seconds a client may stall before the server drops it
+MAX_REQUEST = 16 * 1024
+
+
+class _HttpsResponder(protocol.Protocol, TimeoutMixin):
+    """After the handshake: read one request head, answer 200, close. Drops stalled or oversized clients."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.buffer = b""
+
+    def connectionMade(self) -> None:
+        self.setTimeout(IDLE_TIMEOUT)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.resetTimeout()
+        self.buffer += data
+        if b"\r\n\r\n" in self.buffer or len(self.buffer) > MAX_REQUEST:
+            self.setTimeout(None)
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+            self.transport.write(head + b"Content-Length: %d\r\n\r\n" % len(self.body) + self.body)
+            self.transport.loseConnection()
+
+    def timeoutConnection(self) -> None:
+        self.transport.abortConnection()
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.setTimeout(None)
+
+
+class _ResponderFactory(protocol.Factory):
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def buildProtocol(self, addr: Any) -> _HttpsResponder:
+        return _HttpsResponder(self.body)
+
+
+@implementer(IOpenSSLServerConnectionCreator)
+class _ConnectionCreator:
+    """Every connection starts on the same prepared context (the SNI callback may switch it)."""
+
+    def __init__(self, ctx: SSL.Context) -> None:
+        self._ctx = ctx
+
+    def serverConnectionForTLS(self, tlsProtocol: Any) -> SSL.Connection:
+        return SSL.Connection(self._ctx, None)
+
+
+class _GatewayResource(resource.Resource):
+    """The Message Processor: plain HTTP in, TLS to the backend out, 503 on a TLS failure."""
+
+    isLeaf = True
+
+    def __init__(self, upstream: Target, request: DeployRequest, log: list[str], lock: threading.Lock) -> None:
+        super().__init__()
+        self.upstream = upstream
+        self.spec = request.client
+        self.files = ClientFiles.for_spec(request.client, request.pki)
+        self.log = log
+        self.lock = lock
+
+    def render_GET(self, request: server.Request) -> Any:
+        d = threads.deferToThread(fetch, self.upstream, self.spec, self.files, "gateway")
+
+        def answer(outcome: Any) -> None:
+            if outcome.ok:
+                request.setResponseCode(200)
+                body = b"tlslab gateway: upstream OK\n"
+            else:
+                line = (f"{time.strftime('%Y-%m-%dT%H:%M:%S')} [error] upstream TLS handshake with "
+                        f"{self.upstream.host}:{self.upstream.port} ({self.upstream.servername}) failed: {outcome.raw}")
+                with self.lock:
+                    self.log.append(line)
+                request.setResponseCode(503, b"Service Unavailable")
+                request.setHeader(b"X-Tlslab-Upstream-Error", outcome.raw.replace("\n", " ").encode())
+                body = f"503 Service Unavailable\n{outcome.raw}\n".encode()
+            request.setHeader(b"Content-Type", b"text/plain")
+            request.setHeader(b"Content-Length", str(len(body)).encode())
+            request.write(body)
+            request.finish()
+
+        d.addCallback(answer)
+        return server.NOT_DONE_YET
+
+
+def _listen_tls(request: DeployRequest, port: int) -> IListeningPort:
+    ctx = server_context(request.server, request.pki, request.servername)
+    body = f"tlslab {request.scenario.id}: TLS handshake OK\n".encode()
+    return lab_reactor.reactor().listenSSL(  # type: ignore[no-any-return]
+        port, _ResponderFactory(body), _ConnectionCreator(ctx), interface=request.bind
+    )
+
+
+def _listen_gateway(request: DeployRequest, upstream: Target, port: int, log: list[str],
+                    lock: threading.Lock) -> IListeningPort:
+    site = server.Site(_GatewayResource(upstream, request, log, lock))
+    site.noisy = False
+    site.timeOut = IDLE_TIMEOUT
+    return lab_reactor.reactor().listenTCP(port, site, interface=request.bind)  # type: ignore[no-any-return]
+
+
+class TwistedBackend:
+    """The default backend: in-process, ready in milliseconds, no dependencies beyond Python."""
+
+    name = "twisted"
+
+    def unavailable_reason(self) -> str | None:
+        return None
+
+    @contextlib.contextmanager
+    def deploy(self, request: DeployRequest) -> Iterator[Deployment]:
+        ports: list[IListeningPort] = []
+        try:
+            southbound = request.direction is Direction.SOUTHBOUND
+            tls_port = self._listen(lambda: _listen_tls(request, 0 if southbound else request.port),
+                                    request, 0 if southbound else request.port)
+            ports.append(tls_port)
+            files = endpoint_files(request)
+            tls_endpoint = Endpoint(
+                role="backend" if southbound else "server", host=request.bind, port=tls_port.getHost().port,
+                scheme="https", servername=request.servername, ca_file=files["ca_file"],
+                client_cert=files["client_cert"], client_key=files["client_key"],
+            )
+            target = Target("127.0.0.1" if request.bind in ("0.0.0.0", "::") else request.bind,
+                            tls_endpoint.port, request.servername)
+            if not southbound:
+                yield Deployment(tls_target=target, endpoints=(tls_endpoint,))
+                return
+            log: list[str] = []
+            lock = threading.Lock()
+            gw_port = self._listen(lambda: _listen_gateway(request, target, request.port, log, lock),
+                                   request, request.port)
+            ports.append(gw_port)
+            gateway = Endpoint(role="gateway", host=request.bind, port=gw_port.getHost().port, scheme="http")
+
+            def read_log() -> list[str]:
+                with lock:
+                    return list(log)
+
+            yield Deployment(tls_target=target, endpoints=(gateway, tls_endpoint), gateway=gateway,
+                             gateway_log=read_log)
+        finally:
+            for port in reversed(ports):
+                lab_reactor.call(port.stopListening)
+
+    @staticmethod
+    def _listen(start: Any, request: DeployRequest, port: int) -> IListeningPort:
+        try:
+            return lab_reactor.call(start)  # type: ignore[no-any-return]
+        except CannotListenError as exc:
+            if port and "in use" in str(exc).lower():
+                raise PortInUse(request.bind, port) from None
+            raise EnvironmentError_(f"cannot listen on {request.bind}:{port}: {exc.socketError}") from None

@@ -1,0 +1,169 @@
+"""One vocabulary for what a TLS client observes, and the one table that maps raw client errors to it.
+
+Every probe (Python ssl, pyOpenSSL, openssl s_client, curl, Java, a browser) words the same
+failure differently, and OpenSSL 3.0, 3.x and 4.x word it differently again. The lab
+compares *symptoms*, never raw strings, and keeps the raw text beside the symptom so a user
+can search for the exact message they were sent.
+
+A symptom is ``kind`` plus ``detail``, written ``kind:detail``:
+
+    ok                      the handshake and the HTTP exchange succeeded
+    alert:<name>            the peer sent a fatal alert (RFC 8446 names: handshake_failure, unknown_ca, ...)
+    verify:<reason>         this client rejected the peer's certificate (expired, unknown-issuer, hostname-mismatch, ...)
+    negotiation:<reason>    this client found no common ground by itself (protocol-version, no-ciphers, no-protocols)
+    closed                  the peer closed the connection without a usable alert
+    timeout / refused       the network level: no answer in time, nothing listening
+    http:<status>           TLS worked, the HTTP answer was not 200 (e.g. the gateway's 503)
+    error:unclassified      the table does not know the message yet (the raw text says what it was)
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+
+class Kind(enum.Enum):
+    OK = "ok"
+    ALERT = "alert"
+    VERIFY = "verify"
+    NEGOTIATION = "negotiation"
+    CLOSED = "closed"
+    TIMEOUT = "timeout"
+    REFUSED = "refused"
+    HTTP = "http"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Symptom:
+    kind: Kind
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.detail}" if self.detail else self.kind.value
+
+    @property
+    def ok(self) -> bool:
+        return self.kind is Kind.OK
+
+    @classmethod
+    def parse(cls, text: str) -> "Symptom":
+        """Parse ``kind:detail`` as written in scenario files; raises ValueError with the allowed kinds."""
+        kind, _, detail = text.strip().partition(":")
+        try:
+            return cls(Kind(kind), detail)
+        except ValueError:
+            raise ValueError(
+                f"unknown symptom kind {kind!r} in {text!r}; use one of {', '.join(k.value for k in Kind)}"
+            ) from None
+
+
+OK = Symptom(Kind.OK)
+UNCLASSIFIED = Symptom(Kind.ERROR, "unclassified")
+
+# TLS alert descriptions (RFC 8446 section 6 and the TLS 1.2 registry), for numeric alerts.
+ALERT_NAMES: dict[int, str] = {
+    0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 22: "record_overflow",
+    40: "handshake_failure", 42: "bad_certificate", 43: "unsupported_certificate",
+    44: "certificate_revoked", 45: "certificate_expired", 46: "certificate_unknown",
+    47: "illegal_parameter", 48: "unknown_ca", 49: "access_denied", 50: "decode_error",
+    51: "decrypt_error", 70: "protocol_version", 71: "insufficient_security", 80: "internal_error",
+    86: "inappropriate_fallback", 90: "user_canceled", 109: "missing_extension",
+    110: "unsupported_extension", 112: "unrecognized_name", 113: "bad_certificate_status_response",
+    116: "certificate_required", 120: "no_application_protocol",
+}
+_ALERT_BY_WORDS = {name.replace("_", " "): name for name in ALERT_NAMES.values()}
+
+
+@dataclass(frozen=True)
+class Rule:
+    pattern: re.Pattern[str]
+    kind: Kind
+    detail: str = ""  # "" with a group in the pattern: the detail is the matched alert name
+
+    def match(self, raw: str) -> Symptom | None:
+        m = self.pattern.search(raw)
+        if not m:
+            return None
+        if self.detail or not m.groups():
+            return Symptom(self.kind, self.detail)
+        words = m.group(1).strip().lower().replace("-", " ").replace("_", " ")
+        name = _ALERT_BY_WORDS.get(words)
+        if name is None and words.isdigit():
+            name = ALERT_NAMES.get(int(words))
+        return Symptom(self.kind, name or words.replace(" ", "_"))
+
+
+def _r(pattern: str, kind: Kind, detail: str = "") -> Rule:
+    return Rule(re.compile(pattern, re.IGNORECASE), kind, detail)
+
+
+# The table: first match wins, so specific messages come before general ones.
+# Certificate verification comes first: OpenSSL prints "certificate verify failed" *and*
+# sends an alert, and what the user must fix is the verification reason.
+RULES: tuple[Rule, ...] = (
+    # --- this client rejected the peer's certificate -------------------------------------
+    _r(r"hostname mismatch|no alternative certificate subject name matches|"
+       r"ip address mismatch|DNSMismatch|IPAddressMismatch|doesn't match|does not match|"
+       r"No subject alternative (?:DNS )?names? matching|No name matching|ERR_CERT_COMMON_NAME_INVALID",
+       Kind.VERIFY, "hostname-mismatch"),
+    _r(r"certificate has expired|CertificateExpiredException|certificate expired on|NotAfter:|ERR_CERT_DATE_INVALID.*expired|"
+       r"X509_V_ERR_CERT_HAS_EXPIRED|\bnum=10\b", Kind.VERIFY, "expired"),
+    _r(r"certificate is not yet valid|CertificateNotYetValidException|NotBefore:|X509_V_ERR_CERT_NOT_YET_VALID|\bnum=9\b",
+       Kind.VERIFY, "not-yet-valid"),
+    _r(r"ERR_CERT_DATE_INVALID", Kind.VERIFY, "expired"),
+    _r(r"certificate revoked|CERT_REVOKED|revocation status: revoked|ERR_CERT_REVOKED", Kind.VERIFY, "revoked"),
+    _r(r"unable to get local issuer certificate|unable to get issuer certificate|"
+       r"unable to verify the first certificate|PKIX path building failed|"
+       r"unable to find valid certification path|ERR_CERT_AUTHORITY_INVALID|"
+       r"self[- ]signed certificate in certificate chain|\bnum=(?:2|19|20|21)\b",
+       Kind.VERIFY, "unknown-issuer"),
+    _r(r"(?<!in certificate chain)self[- ]signed certificate\b(?! in)|\bnum=18\b", Kind.VERIFY, "self-signed"),
+    _r(r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|SSL certificate problem", Kind.VERIFY, "failed"),
+    # --- the peer sent a fatal alert -----------------------------------------------------
+    _r(r"tlsv1 unrecognized name|unrecognized_name", Kind.ALERT, "unrecognized_name"),
+    _r(r"(?:sslv3|tlsv1|tlsv13|ssl/tls|tls) alert ([a-z ]+?)(?=\s*(?:$|[:,(\]'\"]|\berrno\b|\bSSL\b))", Kind.ALERT),
+    _r(r"Received fatal alert: (\w+)", Kind.ALERT),
+    _r(r"SSL alert number (\d+)", Kind.ALERT),
+    _r(r"alert_(\w+?)(?:'|\"|\)|\s|$)", Kind.ALERT),
+    # --- this client could not negotiate by itself ---------------------------------------
+    _r(r"no ciphers available|no cipher match|failed setting cipher list|no cipher suites? in common|"
+       r"No appropriate cipher suite|ERR_SSL_VERSION_OR_CIPHER_MISMATCH", Kind.NEGOTIATION, "no-ciphers"),
+    _r(r"unsupported protocol|wrong ssl version|protocol version (?:is )?not (?:supported|accepted)|"
+       r"is not accepted by client preferences|ERR_SSL_PROTOCOL_ERROR",
+       Kind.NEGOTIATION, "protocol-version"),
+    _r(r"no protocols available|No appropriate protocol", Kind.NEGOTIATION, "no-protocols"),
+    _r(r"wrong version number|packet length too long|record layer failure", Kind.NEGOTIATION, "wrong-version"),
+    # --- the network level ---------------------------------------------------------------
+    _r(r"timed? ?out|Operation timed out|\(28\)|SocketTimeoutException|ERR_TIMED_OUT", Kind.TIMEOUT),
+    _r(r"connection refused|ConnectException|\(7\) Failed to connect|ERR_CONNECTION_REFUSED", Kind.REFUSED),
+    _r(r"unexpected eof|EOF occurred in violation of protocol|connection reset|Connection closed|"
+       r"Remote host terminated|Empty reply from server|SSL_ERROR_SYSCALL|ConnectionLost|"
+       r"ERR_CONNECTION_(?:CLOSED|RESET)|ERR_EMPTY_RESPONSE|closed by peer|SSLEOFError",
+       Kind.CLOSED),
+)
+
+
+def normalise(raw: str) -> Symptom:
+    """Map a client's raw error text to the vocabulary; unknown text maps to ``error:unclassified``."""
+    for rule in RULES:
+        symptom = rule.match(raw)
+        if symptom is not None:
+            return symptom
+    return UNCLASSIFIED
+
+
+def http_symptom(status: int) -> Symptom:
+    return OK if status == 200 else Symptom(Kind.HTTP, str(status))
+
+
+# OpenSSL's X509_V_ERR_* numbers, for clients (pyOpenSSL) that hand out only the number.
+X509_VERIFY_ERRORS: dict[int, str] = {
+    2: "unable to get issuer certificate", 9: "certificate is not yet valid", 10: "certificate has expired",
+    18: "self-signed certificate", 19: "self-signed certificate in certificate chain",
+    20: "unable to get local issuer certificate", 21: "unable to verify the first certificate",
+    23: "certificate revoked", 24: "invalid CA certificate", 26: "unsupported certificate purpose",
+    47: "permitted subtree violation", 62: "hostname mismatch", 64: "IP address mismatch",
+}

@@ -1,0 +1,60 @@
+"""TLS protocol versions and the cipher-string rule shared by every server and client builder."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Protocol(enum.Enum):
+    """A TLS protocol version, ordered; values are the names the documents and JSSE use."""
+
+    TLSv1_0 = "TLSv1.0"
+    TLSv1_1 = "TLSv1.1"
+    TLSv1_2 = "TLSv1.2"
+    TLSv1_3 = "TLSv1.3"
+
+    @property
+    def rank(self) -> int:
+        return list(Protocol).index(self)
+
+    def __lt__(self, other: "Protocol") -> bool:
+        return self.rank < other.rank
+
+    def __le__(self, other: "Protocol") -> bool:
+        return self.rank <= other.rank
+
+    @classmethod
+    def parse(cls, text: str) -> "Protocol":
+        """Accept 'TLSv1.2', 'tls1.2', '1.2', and 'TLSv1' for 1.0."""
+        key = text.strip().lower().removeprefix("tlsv").removeprefix("tls").removeprefix("v")
+        key = {"1": "1.0"}.get(key, key)
+        for member in cls:
+            if member.value.lower().removeprefix("tlsv") == key:
+                return member
+        raise ValueError(f"unknown TLS protocol {text!r}; use one of {', '.join(p.value for p in cls)}")
+
+    @property
+    def openssl_flag(self) -> str:
+        """The openssl s_client flag that pins exactly this version."""
+        return {"TLSv1.0": "-tls1", "TLSv1.1": "-tls1_1", "TLSv1.2": "-tls1_2", "TLSv1.3": "-tls1_3"}[self.value]
+
+    @property
+    def curl_name(self) -> str:
+        return self.value.removeprefix("TLSv")  # curl: --tlsv1.2 / --tls-max 1.2
+
+
+def needs_legacy_seclevel(min_protocol: Protocol | None) -> bool:
+    """OpenSSL 3 refuses TLS 1.0/1.1 at its default security level (SHA-1 signatures)."""
+    return min_protocol is not None and min_protocol < Protocol.TLSv1_2
+
+
+def effective_ciphers(ciphers: str | None, min_protocol: Protocol | None) -> str | None:
+    """The cipher string a builder should set: the spec's, plus ``@SECLEVEL=0`` for legacy protocols.
+
+    Every server and client builder goes through here so a scenario author never has to
+    remember the OpenSSL 3 pitfall.
+    """
+    if not needs_legacy_seclevel(min_protocol):
+        return ciphers
+    base = ciphers or "DEFAULT"
+    return base if "@SECLEVEL" in base else f"{base}:@SECLEVEL=0"
