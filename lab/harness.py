@@ -36,6 +36,7 @@ class Check:
     outcome: Outcome | None  # None: the probe could not run here
     passed: bool
     note: str = ""
+    applicable: bool = True  # False: the client cannot express this spec (see Probe.not_applicable)
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,9 @@ class Harness:
         from lab.specs import ClientSpec
         assert isinstance(client_spec, ClientSpec)
         backend = self.backend.name
-        runnable = [p for p in self.probes if p.name not in self.unavailable]
+        not_applicable = {p.name: r for p in self.probes
+                          if p.name not in self.unavailable and (r := p.not_applicable(client_spec))}
+        runnable = [p for p in self.probes if p.name not in self.unavailable and p.name not in not_applicable]
         with ThreadPoolExecutor(max_workers=len(runnable) + 1) as pool:
             futures = {p.name: pool.submit(p.run, deployment.tls_target, client_spec, files) for p in runnable}
             if deployment.gateway is not None:
@@ -222,6 +225,9 @@ class Harness:
             expected = scenario.expect.for_client(probe.name, backend) if fault else (OK,)
             if probe.name in self.unavailable:
                 checks.append(Check(probe.name, expected, None, False, f"unavailable: {self.unavailable[probe.name]}"))
+            elif probe.name in not_applicable:
+                checks.append(Check(probe.name, expected, None, True, f"not applicable: {not_applicable[probe.name]}",
+                                    applicable=False))
             else:
                 checks.append(_judge(probe.name, outcomes[probe.name], expected))
         if APP in outcomes:

@@ -10,7 +10,9 @@ from collections.abc import Callable
 
 from lab.errors import UserInputError
 from lab.probes.base import Probe
+from lab.probes.browser import BrowserProbe
 from lab.probes.curl import CurlProbe
+from lab.probes.java_probe import JavaProbe
 from lab.probes.openssl_cli import OpenSslProbe
 from lab.probes.pyopenssl_probe import PyOpenSslProbe
 from lab.probes.python_ssl import PythonSslProbe
@@ -20,6 +22,8 @@ PROBES: dict[str, Callable[[], Probe]] = {
     "pyopenssl": PyOpenSslProbe,
     "openssl": OpenSslProbe,
     "curl": CurlProbe,
+    "java": JavaProbe,
+    "browser": BrowserProbe,
 }
 DEFAULT_PROBES: tuple[str, ...] = ("python-ssl", "pyopenssl", "openssl", "curl")
 

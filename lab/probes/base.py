@@ -103,6 +103,13 @@ class Probe(Protocol):
     def unavailable_reason(self) -> str | None:
         """Why this probe cannot run on this machine (e.g. a missing tool), or None."""
 
+    def not_applicable(self, spec: ClientSpec) -> str | None:
+        """Why this client cannot express `spec` at all (e.g. a browser cannot omit SNI), or None.
+
+        Decided from the spec alone, before anything runs, so it can never hide a failure the
+        client could have shown; the harness reports such a check as not applicable.
+        """
+
     def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome: ...
 
     def __enter__(self) -> "Probe": ...
@@ -118,6 +125,9 @@ class ProbeBase:
     description = ""
 
     def unavailable_reason(self) -> str | None:
+        return None
+
+    def not_applicable(self, spec: ClientSpec) -> str | None:
         return None
 
     def __enter__(self) -> "ProbeBase":

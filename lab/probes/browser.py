@@ -1,0 +1,261 @@
+"""Headless Chromium: what a workshop student's browser shows (``net::ERR_CERT_AUTHORITY_INVALID``, ...).
+
+Debian's ``chromium`` is driven through Playwright for Python with the system executable:
+nothing is downloaded at install or run time (never run ``playwright install``).
+
+Trust, per profile only: Chromium on Linux reads user trust anchors from the NSS database in
+``$HOME/.pki/nssdb``. Each browser process gets a temporary ``HOME`` whose NSS database
+(``certutil``, Debian ``libnss3-tools``) trusts exactly the spec's anchor; the lab CA never
+touches the machine's trust store, and the directory is removed on exit.
+
+A browser cannot pin everything a scenario's client spec pins, and some pins need a browser
+process of their own (command-line switches). So one browser per distinct
+(trust anchor, TLS version range, cipher set) is launched lazily and reused; each probe gets a
+fresh context (no cookies, no TLS session reuse). What Chromium cannot express at all is
+reported by :meth:`BrowserProbe.not_applicable`, from the spec alone, before anything runs:
+
+* ``sni = false``: a browser always sends ``server_name``;
+* TLS 1.0/1.1: Chromium removed them (``--ssl-version-min`` accepts tls1.2 and up);
+* client certificates: Chromium selects one only through the ``AutoSelectCertificateForUrls``
+  policy, which on Linux is machine-wide (``/etc/chromium/policies``), and Playwright's
+  ``client_certificates`` does the TLS in Node.js, not in Chromium;
+* a cipher string that leaves none of Chromium's TLS 1.2 suites.
+
+Every host name resolves to the target address (``--host-resolver-rules=MAP * <host>``), so the
+browser never sends traffic anywhere but the lab server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from lab.errors import LabError, ToolMissing
+from lab.probes.base import ClientFiles, Outcome, ProbeBase, Target, outcome_from_error, which
+from lab.probes.suites import iana_suites
+from lab.specs import ClientSpec
+from lab.symptoms import http_symptom
+from lab.tls import Protocol
+
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
+# Chromium's TLS <= 1.2 cipher suites (BoringSSL's list; TLS 1.3 suites cannot be disabled).
+CHROMIUM_TLS12_SUITES: dict[str, int] = {
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": 0xC02B, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": 0xC02F,
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": 0xC02C, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": 0xC030,
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": 0xCCA9, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": 0xCCA8,
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA": 0xC009, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA": 0xC00A,
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA": 0xC013, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA": 0xC014,
+    "TLS_RSA_WITH_AES_128_GCM_SHA256": 0x009C, "TLS_RSA_WITH_AES_256_GCM_SHA384": 0x009D,
+    "TLS_RSA_WITH_AES_128_CBC_SHA": 0x002F, "TLS_RSA_WITH_AES_256_CBC_SHA": 0x0035,
+}
+_SWITCHES = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--disable-extensions", "--disable-default-apps", "--no-default-browser-check")
+_NET_ERROR = re.compile(r"net::ERR_[A-Z0-9_]+")
+_VERSION_SWITCH = {Protocol.TLSv1_2: "tls1.2", Protocol.TLSv1_3: "tls1.3"}
+
+
+def chromium_path() -> str | None:
+    """``$TLSLAB_CHROMIUM``, else the first Chromium on PATH."""
+    if env := os.environ.get("TLSLAB_CHROMIUM"):
+        return env if Path(env).exists() else None
+    for name in CHROMIUM_CANDIDATES:
+        if found := which(name):
+            return found
+    return None
+
+
+def _playwright_missing() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (pip install 'tlslab[browser]' or pip install playwright)"
+    return None
+
+
+def blocked_suites(spec: ClientSpec) -> tuple[int, ...] | None:
+    """Chromium's TLS 1.2 suites the spec's cipher string leaves out (for ``--cipher-suite-blacklist``)."""
+    if not spec.ciphers:
+        return ()
+    wanted = set(iana_suites(spec.ciphers))
+    if not wanted & set(CHROMIUM_TLS12_SUITES):
+        return None
+    return tuple(sorted(code for name, code in CHROMIUM_TLS12_SUITES.items() if name not in wanted))
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """What needs its own browser process: switches and the NSS trust anchor."""
+
+    trust: Path
+    host: str
+    version_min: str | None
+    version_max: str | None
+    blocked: tuple[int, ...]
+
+    @classmethod
+    def for_spec(cls, spec: ClientSpec, files: ClientFiles, target: Target) -> "_Profile":
+        return cls(files.ca_file, target.host,
+                   _VERSION_SWITCH.get(spec.min_protocol) if spec.min_protocol else None,
+                   _VERSION_SWITCH.get(spec.max_protocol) if spec.max_protocol else None,
+                   blocked_suites(spec) or ())
+
+    def switches(self) -> list[str]:
+        out = [*_SWITCHES, f"--host-resolver-rules=MAP * {self.host}"]
+        if self.version_min:
+            out.append(f"--ssl-version-min={self.version_min}")
+        if self.version_max:
+            out.append(f"--ssl-version-max={self.version_max}")
+        if self.blocked:
+            out.append("--cipher-suite-blacklist=" + ",".join(f"0x{c:04x}" for c in self.blocked))
+        return out
+
+
+def make_nssdb(home: Path, ca_file: Path) -> None:
+    """An NSS database in ``home/.pki/nssdb`` that trusts `ca_file` for TLS servers (and nothing else)."""
+    db = home / ".pki" / "nssdb"
+    db.mkdir(parents=True, mode=0o700)
+    for argv in (["certutil", "-N", "--empty-password", "-d", f"sql:{db}"],
+                 ["certutil", "-A", "-n", f"tlslab {ca_file.stem}", "-t", "C,,", "-i", str(ca_file), "-d", f"sql:{db}"]):
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        if result.returncode != 0:
+            raise LabError(f"certutil could not build the browser's NSS database: {result.stderr.strip()}")
+
+
+class BrowserProbe(ProbeBase):
+    name = "browser"
+    description = "headless Chromium (Debian's chromium via Playwright), lab CA trusted in its profile only"
+
+    def __init__(self, executable: str | None = None) -> None:
+        self.executable = executable
+        self._stack: contextlib.ExitStack | None = None
+        self._worker: ThreadPoolExecutor | None = None
+        self._playwright: Any = None
+        self._browsers: dict[_Profile, Any] = {}
+        self._root: Path | None = None
+        self.launches = 0  # browser processes started (one per distinct profile)
+
+    def unavailable_reason(self) -> str | None:
+        if (self.executable and not Path(self.executable).exists()) or (not self.executable and not chromium_path()):
+            return "Chromium is not installed (Debian: apt-get install chromium)"
+        if which("certutil") is None:
+            return "the 'certutil' command (the browser profile's trust store) is not installed " \
+                   "(Debian: apt-get install libnss3-tools)"
+        return _playwright_missing()
+
+    def not_applicable(self, spec: ClientSpec) -> str | None:
+        if not spec.sni:
+            return "a browser always sends SNI (server_name); it cannot play a client without it"
+        for version in (spec.min_protocol, spec.max_protocol):
+            if version is not None and version < Protocol.TLSv1_2:
+                return f"Chromium removed TLS 1.0/1.1; it cannot speak {version.value}"
+        if spec.certificate:
+            return ("Chromium picks a client certificate only through the machine-wide AutoSelectCertificateForUrls "
+                    "policy, and Playwright's client_certificates does the TLS in Node.js, not in Chromium")
+        if spec.ciphers and blocked_suites(spec) is None:
+            return "none of the spec's cipher suites exists in Chromium"
+        return None
+
+    # -- lifecycle: every Playwright call happens on one worker thread (its sync API is thread-bound)
+    def __enter__(self) -> "BrowserProbe":
+        reason = self.unavailable_reason()
+        if reason:
+            raise ToolMissing("chromium", reason)
+        stack = contextlib.ExitStack()
+        try:
+            self._root = Path(tempfile.mkdtemp(prefix="tlslab-browser-"))
+            stack.callback(shutil.rmtree, self._root, True)
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tlslab-browser")
+            stack.callback(self._worker.shutdown)
+            stack.callback(self._call, self._stop_all)
+            self._call(self._start_playwright)
+        except BaseException:
+            stack.close()
+            raise
+        self._stack = stack
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            stack.close()
+
+    def _call(self, fn: Any, *args: Any) -> Any:
+        assert self._worker is not None
+        return self._worker.submit(fn, *args).result()
+
+    def _start_playwright(self) -> None:
+        from playwright.sync_api import sync_playwright
+        self._playwright = sync_playwright().start()
+
+    def _stop_all(self) -> None:
+        for browser in self._browsers.values():
+            with contextlib.suppress(Exception):
+                browser.close()
+        self._browsers.clear()
+        if self._playwright is not None:
+            with contextlib.suppress(Exception):
+                self._playwright.stop()
+            self._playwright = None
+
+    def _browser(self, profile: _Profile) -> Any:
+        browser = self._browsers.get(profile)
+        if browser is None:
+            assert self._root is not None
+            home = Path(tempfile.mkdtemp(prefix="home-", dir=self._root))
+            make_nssdb(home, profile.trust)
+            env = {k: v for k, v in os.environ.items() if k not in ("http_proxy", "https_proxy", "HTTP_PROXY",
+                                                                     "HTTPS_PROXY", "all_proxy", "ALL_PROXY")}
+            env["HOME"] = str(home)
+            browser = self._playwright.chromium.launch(
+                executable_path=self.executable or chromium_path(), headless=True, args=profile.switches(), env=env)
+            self._browsers[profile] = browser
+            self.launches += 1
+        return browser
+
+    def _load(self, profile: _Profile, url: str, timeout: float) -> dict[str, Any]:
+        context = self._browser(profile).new_context()
+        try:
+            page = context.new_page()
+            try:
+                response = page.goto(url, timeout=timeout * 1000, wait_until="commit")
+            except Exception as exc:  # playwright.sync_api.Error: the page's network error
+                text = str(exc)
+                found = _NET_ERROR.search(text)
+                if found:
+                    return {"error": found.group(0)}
+                if "Timeout" in type(exc).__name__ or "Timeout" in text:
+                    return {"error": f"timed out after {timeout:g}s loading the page"}
+                return {"error": text.splitlines()[0] if text else type(exc).__name__}
+            if response is None:
+                return {"error": "no response"}
+            details = response.security_details() or {}
+            return {"status": response.status, "status_text": response.status_text, "protocol": details.get("protocol")}
+        finally:
+            context.close()
+
+    def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome:
+        if self._stack is None:
+            raise LabError("the browser probe keeps Chromium running: use it as 'with BrowserProbe() as probe: ...'")
+        reason = self.not_applicable(spec)
+        if reason:
+            raise LabError(f"the browser cannot express this client spec: {reason}")
+        started = time.monotonic()
+        profile = _Profile.for_spec(spec, files, target)
+        result = self._call(self._load, profile, f"https://{target.servername}:{target.port}/", spec.timeout)
+        if "status" in result:
+            status = int(result["status"])
+            return Outcome(self.name, http_symptom(status), f"HTTP {status} {result.get('status_text', '')}".strip(),
+                           http_status=status, protocol=result.get("protocol"), elapsed=time.monotonic() - started)
+        return outcome_from_error(self.name, str(result["error"]), started)

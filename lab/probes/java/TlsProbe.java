@@ -1,0 +1,314 @@
+/*
+ * tlslab's Java (JSSE) client: the documents' gateway is a Java program, so its words
+ * ("Received fatal alert: handshake_failure", "PKIX path building failed") come from here.
+ *
+ * One long-lived JVM serves many probes: it reads one JSON request per line on stdin and
+ * writes one JSON result per line on stdout. No external jars: a tiny JSON reader below.
+ *
+ * Request fields: host, port, servername, sni (bool), protocols (list or absent: JSSE
+ * defaults), ciphers (IANA names, list or absent), truststore, keystore (PKCS12 paths or
+ * absent), password, timeout_ms.
+ * Result fields: ok, status, status_line, protocol, cipher, error (exception class and
+ * message, then each cause), elapsed_ms, pid.
+ *
+ * Startup argument "--crypto-policy=limited" reproduces the pre-JCE-unlimited Java: the real
+ * crypto.policy switch, so JSSE itself drops every 256-bit AES suite.
+ */
+
+import java.io.BufferedReader;
+import java.io.FileInputStream;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.security.KeyStore;
+import java.security.Security;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+
+public final class TlsProbe {
+    private static final int MAX_RESPONSE = 64 * 1024;
+    private static final Map<String, TrustManager[]> TRUST = new HashMap<>();
+    private static final Map<String, KeyManager[]> KEYS = new HashMap<>();
+
+    public static void main(String[] args) throws Exception {
+        for (String arg : args) {
+            if (arg.startsWith("--crypto-policy=")) {
+                // Must precede any JCE use: the JVM reads it once (the JCE "limited" policy files).
+                Security.setProperty("crypto.policy", arg.substring("--crypto-policy=".length()));
+            }
+        }
+        // Java 17 disables TLSv1/TLSv1.1; the documents' "force TLSv1.0" fix needs them back.
+        // Done before any SSL class loads; everything else in the default list stays disabled.
+        String disabled = Security.getProperty("jdk.tls.disabledAlgorithms");
+        if (disabled != null) {
+            List<String> kept = new ArrayList<>();
+            for (String item : disabled.split(",")) {
+                String t = item.trim();
+                if (!t.equals("TLSv1") && !t.equals("TLSv1.1") && !t.isEmpty()) kept.add(t);
+            }
+            Security.setProperty("jdk.tls.disabledAlgorithms", String.join(", ", kept));
+        }
+        PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        out.println("{\"ready\":true,\"pid\":" + ProcessHandle.current().pid() + ",\"java\":"
+                + quote(System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version")) + "}");
+        String line;
+        while ((line = in.readLine()) != null) {
+            if (line.isBlank()) continue;
+            Map<String, Object> result;
+            try {
+                result = probe(new Json(line).object());
+            } catch (Exception e) {
+                result = new LinkedHashMap<>();
+                result.put("ok", false);
+                result.put("bad_request", describe(e));
+            }
+            result.put("pid", ProcessHandle.current().pid());
+            out.println(toJson(result));
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> probe(Map<String, Object> req) throws Exception {
+        Map<String, Object> result = new LinkedHashMap<>();
+        long started = System.nanoTime();
+        String host = (String) req.get("host");
+        int port = ((Number) req.get("port")).intValue();
+        String servername = (String) req.get("servername");
+        int timeout = ((Number) req.getOrDefault("timeout_ms", 5000)).intValue();
+        String password = (String) req.getOrDefault("password", "tlslab");
+        SSLContext ctx;
+        try {
+            ctx = SSLContext.getInstance("TLS");
+            // A fresh context per probe: no session resumption across scenarios or fixes.
+            ctx.init(keyManagers((String) req.get("keystore"), password),
+                     trustManagers((String) req.get("truststore"), password), null);
+        } catch (Exception e) {
+            result.put("ok", false);
+            result.put("bad_request", describe(e));
+            return result;
+        }
+        try (Socket raw = new Socket()) {
+            raw.connect(new InetSocketAddress(host, port), timeout);
+            raw.setSoTimeout(timeout);
+            // The name given here is what JSSE verifies (endpoint identification), with or without SNI.
+            try (SSLSocket tls = (SSLSocket) ctx.getSocketFactory().createSocket(raw, servername, port, true)) {
+                SSLParameters params = tls.getSSLParameters();
+                params.setEndpointIdentificationAlgorithm("HTTPS");
+                if (Boolean.FALSE.equals(req.get("sni"))) {
+                    params.setServerNames(List.of()); // per-connection jsse.enableSNIExtension=false
+                }
+                Object protocols = req.get("protocols");
+                if (protocols != null) params.setProtocols(((List<String>) protocols).toArray(new String[0]));
+                Object ciphers = req.get("ciphers");
+                if (ciphers != null) params.setCipherSuites(supported(tls, (List<String>) ciphers));
+                tls.setSSLParameters(params);
+                tls.startHandshake();
+                result.put("protocol", tls.getSession().getProtocol());
+                result.put("cipher", tls.getSession().getCipherSuite());
+                OutputStream os = tls.getOutputStream();
+                os.write(("GET / HTTP/1.1\r\nHost: " + servername + "\r\nUser-Agent: tlslab-java\r\n"
+                        + "Connection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                os.flush();
+                InputStream is = tls.getInputStream();
+                byte[] buf = new byte[MAX_RESPONSE];
+                int n = 0;
+                int r;
+                while (n < buf.length && (r = is.read(buf, n, buf.length - n)) != -1) n += r;
+                String response = new String(buf, 0, n, StandardCharsets.ISO_8859_1);
+                String statusLine = response.split("\r\n", 2)[0];
+                result.put("status_line", statusLine);
+                String[] parts = statusLine.split(" ");
+                if (parts.length >= 2 && parts[0].startsWith("HTTP/") && parts[1].matches("\\d+")) {
+                    result.put("status", Integer.parseInt(parts[1]));
+                }
+                result.put("ok", result.containsKey("status"));
+            }
+        } catch (Exception e) {
+            result.put("ok", false);
+            result.put("error", describe(e));
+        }
+        result.put("elapsed_ms", (System.nanoTime() - started) / 1_000_000);
+        return result;
+    }
+
+    /** The requested suites this JVM can enable (a limited crypto policy removes the AES-256 ones). */
+    static String[] supported(SSLSocket tls, List<String> wanted) {
+        List<String> have = List.of(tls.getSupportedCipherSuites());
+        List<String> keep = new ArrayList<>();
+        for (String s : wanted) if (have.contains(s)) keep.add(s);
+        return keep.toArray(new String[0]);
+    }
+
+    static TrustManager[] trustManagers(String path, String password) throws Exception {
+        if (path == null) return null;
+        String key = path + "@" + new java.io.File(path).lastModified();
+        TrustManager[] cached = TRUST.get(key);
+        if (cached == null) {
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(load(path, password));
+            cached = tmf.getTrustManagers();
+            TRUST.put(key, cached);
+        }
+        return cached;
+    }
+
+    static KeyManager[] keyManagers(String path, String password) throws Exception {
+        if (path == null) return null;
+        String key = path + "@" + new java.io.File(path).lastModified();
+        KeyManager[] cached = KEYS.get(key);
+        if (cached == null) {
+            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(load(path, password), password.toCharArray());
+            cached = kmf.getKeyManagers();
+            KEYS.put(key, cached);
+        }
+        return cached;
+    }
+
+    static KeyStore load(String path, String password) throws Exception {
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        try (InputStream is = new FileInputStream(path)) {
+            ks.load(is, password.toCharArray());
+        }
+        return ks;
+    }
+
+    /** What Java prints: "class: message", then each distinct cause, as a support engineer sees it in a log. */
+    static String describe(Throwable e) {
+        StringBuilder sb = new StringBuilder(e.toString());
+        Throwable seen = e;
+        for (Throwable c = e.getCause(); c != null && c != seen; seen = c, c = c.getCause()) {
+            sb.append(" | Caused by: ").append(c.toString());
+        }
+        return sb.toString();
+    }
+
+    // ---- minimal JSON ------------------------------------------------------------------
+
+    static String quote(String s) {
+        StringBuilder sb = new StringBuilder("\"");
+        for (char ch : s.toCharArray()) {
+            switch (ch) {
+                case '"': sb.append("\\\""); break;
+                case '\\': sb.append("\\\\"); break;
+                case '\n': sb.append("\\n"); break;
+                case '\r': sb.append("\\r"); break;
+                case '\t': sb.append("\\t"); break;
+                default:
+                    if (ch < 0x20) sb.append(String.format("\\u%04x", (int) ch));
+                    else sb.append(ch);
+            }
+        }
+        return sb.append('"').toString();
+    }
+
+    static String toJson(Map<String, Object> map) {
+        StringBuilder sb = new StringBuilder("{");
+        for (Map.Entry<String, Object> e : map.entrySet()) {
+            if (sb.length() > 1) sb.append(',');
+            sb.append(quote(e.getKey())).append(':');
+            Object v = e.getValue();
+            if (v == null) sb.append("null");
+            else if (v instanceof Number || v instanceof Boolean) sb.append(v);
+            else sb.append(quote(v.toString()));
+        }
+        return sb.append('}').toString();
+    }
+
+    /** Reads the flat requests Python sends: objects of strings, numbers, booleans, null, string lists. */
+    static final class Json {
+        private final String s;
+        private int i;
+
+        Json(String s) { this.s = s; }
+
+        Map<String, Object> object() {
+            Map<String, Object> map = new LinkedHashMap<>();
+            expect('{');
+            skip();
+            if (peek() == '}') { i++; return map; }
+            while (true) {
+                skip();
+                String key = string();
+                skip();
+                expect(':');
+                map.put(key, value());
+                skip();
+                char c = s.charAt(i++);
+                if (c == '}') return map;
+                if (c != ',') throw new IllegalArgumentException("expected , or } at " + (i - 1));
+            }
+        }
+
+        Object value() {
+            skip();
+            char c = peek();
+            if (c == '"') return string();
+            if (c == '{') return object();
+            if (c == '[') {
+                i++;
+                List<Object> list = new ArrayList<>();
+                skip();
+                if (peek() == ']') { i++; return list; }
+                while (true) {
+                    list.add(value());
+                    skip();
+                    char d = s.charAt(i++);
+                    if (d == ']') return list;
+                    if (d != ',') throw new IllegalArgumentException("expected , or ] at " + (i - 1));
+                }
+            }
+            if (s.startsWith("true", i)) { i += 4; return Boolean.TRUE; }
+            if (s.startsWith("false", i)) { i += 5; return Boolean.FALSE; }
+            if (s.startsWith("null", i)) { i += 4; return null; }
+            int start = i;
+            while (i < s.length() && "+-0123456789.eE".indexOf(s.charAt(i)) >= 0) i++;
+            return Double.parseDouble(s.substring(start, i));
+        }
+
+        String string() {
+            expect('"');
+            StringBuilder sb = new StringBuilder();
+            while (true) {
+                char c = s.charAt(i++);
+                if (c == '"') return sb.toString();
+                if (c != '\\') { sb.append(c); continue; }
+                char e = s.charAt(i++);
+                switch (e) {
+                    case 'n': sb.append('\n'); break;
+                    case 'r': sb.append('\r'); break;
+                    case 't': sb.append('\t'); break;
+                    case 'b': sb.append('\b'); break;
+                    case 'f': sb.append('\f'); break;
+                    case 'u': sb.append((char) Integer.parseInt(s.substring(i, i + 4), 16)); i += 4; break;
+                    default: sb.append(e);
+                }
+            }
+        }
+
+        private void expect(char c) {
+            skip();
+            if (s.charAt(i) != c) throw new IllegalArgumentException("expected " + c + " at " + i);
+            i++;
+        }
+
+        private char peek() { return s.charAt(i); }
+
+        private void skip() { while (i < s.length() && Character.isWhitespace(s.charAt(i))) i++; }
+    }
+}
