@@ -114,28 +114,40 @@ RULES: tuple[Rule, ...] = (
     _r(r"certificate is not yet valid|CertificateNotYetValidException|NotBefore:|X509_V_ERR_CERT_NOT_YET_VALID|\bnum=9\b",
        Kind.VERIFY, "not-yet-valid"),
     _r(r"ERR_CERT_DATE_INVALID", Kind.VERIFY, "expired"),
-    _r(r"certificate revoked|CERT_REVOKED|revocation status: revoked|ERR_CERT_REVOKED", Kind.VERIFY, "revoked"),
+    _r(r"certificate revoked|CERT_REVOKED|revocation status: revoked|ERR_CERT_REVOKED|"
+       r"Certificate has been revoked", Kind.VERIFY, "revoked"),
     _r(r"unable to get local issuer certificate|unable to get issuer certificate|"
        r"unable to verify the first certificate|PKIX path building failed|"
-       r"unable to find valid certification path|ERR_CERT_AUTHORITY_INVALID|"
+       r"unable to find valid certification path|No trusted certificate found|ERR_CERT_AUTHORITY_INVALID|"
        r"self[- ]signed certificate in certificate chain|\bnum=(?:2|19|20|21)\b",
        Kind.VERIFY, "unknown-issuer"),
     _r(r"(?<!in certificate chain)self[- ]signed certificate\b(?! in)|\bnum=18\b", Kind.VERIFY, "self-signed"),
-    _r(r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|SSL certificate problem", Kind.VERIFY, "failed"),
+    _r(r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|SSL certificate problem|ERR_CERT_INVALID",
+       Kind.VERIFY, "failed"),
     # --- the peer sent a fatal alert -----------------------------------------------------
     _r(r"tlsv1 unrecognized name|unrecognized_name", Kind.ALERT, "unrecognized_name"),
+    # Chromium folds the server's rejection of its certificate into two codes (no alert name).
+    _r(r"ERR_SSL_CLIENT_AUTH_CERT_NEEDED", Kind.ALERT, "certificate_required"),
+    _r(r"ERR_BAD_SSL_CLIENT_AUTH_CERT", Kind.ALERT, "bad_certificate"),
     _r(r"(?:sslv3|tlsv1|tlsv13|ssl/tls|tls) alert ([a-z ]+?)(?=\s*(?:$|[:,(\]'\"]|\berrno\b|\bSSL\b))", Kind.ALERT),
     _r(r"Received fatal alert: (\w+)", Kind.ALERT),
     _r(r"SSL alert number (\d+)", Kind.ALERT),
     _r(r"alert_(\w+?)(?:'|\"|\)|\s|$)", Kind.ALERT),
     # --- this client could not negotiate by itself ---------------------------------------
+    # Chromium shows one code for a handshake_failure or protocol_version alert: it cannot tell
+    # a version mismatch from a cipher mismatch, so neither can the symptom.
+    _r(r"ERR_SSL_VERSION_OR_CIPHER_MISMATCH", Kind.NEGOTIATION, "version-or-cipher"),
     _r(r"no ciphers available|no cipher match|failed setting cipher list|no cipher suites? in common|"
-       r"No appropriate cipher suite|ERR_SSL_VERSION_OR_CIPHER_MISMATCH", Kind.NEGOTIATION, "no-ciphers"),
+       r"No appropriate cipher suite", Kind.NEGOTIATION, "no-ciphers"),
     _r(r"unsupported protocol|wrong ssl version|protocol version (?:is )?not (?:supported|accepted)|"
-       r"is not accepted by client preferences|ERR_SSL_PROTOCOL_ERROR",
+       r"is not accepted by client preferences",
        Kind.NEGOTIATION, "protocol-version"),
+    # Java: "No appropriate protocol (protocol is disabled or cipher suites are inappropriate)"
     _r(r"no protocols available|No appropriate protocol", Kind.NEGOTIATION, "no-protocols"),
-    _r(r"wrong version number|packet length too long|record layer failure", Kind.NEGOTIATION, "wrong-version"),
+    _r(r"wrong version number|packet length too long|record layer failure|"
+       r"Unsupported or unrecognized SSL message", Kind.NEGOTIATION, "wrong-version"),
+    # Chromium's catch-all for a malformed or unexpected handshake.
+    _r(r"ERR_SSL_PROTOCOL_ERROR", Kind.NEGOTIATION, "protocol-error"),
     # --- the network level ---------------------------------------------------------------
     _r(r"timed? ?out|Operation timed out|\(28\)|SocketTimeoutException|ERR_TIMED_OUT", Kind.TIMEOUT),
     _r(r"connection refused|ConnectException|\(7\) Failed to connect|ERR_CONNECTION_REFUSED", Kind.REFUSED),
