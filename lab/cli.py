@@ -39,7 +39,7 @@ from lab.servers.base import DeployRequest
 from lab.specs import ClientSpec, ServerSpec, spec_as_dict, spec_diff
 
 out = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
 
 app = typer.Typer(
     name="tlslab",
