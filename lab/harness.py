@@ -55,6 +55,7 @@ class Phase:
     summary: str
     changes: tuple[Change, ...]
     checks: tuple[Check, ...]
+    expected: tuple[Symptom, ...] = (OK,)  # the scenario's default expectation for this phase
     config_text: str | None = None
 
     @property
@@ -205,7 +206,7 @@ class Harness:
             checks = self._probe_all(scenario, deployment, client, files, resolution is None)
         return Phase(resolution.name if resolution else None,
                      resolution.summary if resolution else scenario.fault, changes, checks,
-                     deployment.config_text)
+                     (OK,) if resolution else scenario.expect.default, deployment.config_text)
 
     def _probe_all(self, scenario: Scenario, deployment: Deployment, client_spec: object, files: ClientFiles,
                    fault: bool) -> tuple[Check, ...]:
