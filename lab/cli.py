@@ -233,7 +233,7 @@ class _Progress:
 def _cell(check: Any, shown_expected: str) -> Text:
     """'✓' when the client saw what the row says; otherwise what it saw instead."""
     if check.outcome is None:
-        return Text("n/a", style="yellow")
+        return Text("n/a" if not check.applicable else "unavailable", style="yellow")
     o = check.outcome
     label = str(o.symptom) if check.client != APP else (
         f"{o.http_status or o.symptom}" + (f" ({o.upstream})" if o.upstream else ""))

@@ -26,7 +26,7 @@ def outcome_json(outcome: Outcome | None) -> dict[str, Any] | None:
 def check_json(check: Check) -> dict[str, Any]:
     return {
         "client": check.client, "passed": check.passed, "expected": [str(s) for s in check.expected],
-        "observed": outcome_json(check.outcome), "note": check.note or None,
+        "observed": outcome_json(check.outcome), "note": check.note or None, "applicable": check.applicable,
     }
 
 
@@ -74,6 +74,8 @@ def report_junit(report: RunReport) -> str:
             if not check.passed:
                 failure = ET.SubElement(case, "failure", message=check.note or "failed")
                 failure.text = check.outcome.raw if check.outcome else check.note
+            elif not check.applicable:
+                ET.SubElement(case, "skipped", message=check.note)
             elif check.outcome:
                 ET.SubElement(case, "system-out").text = f"{check.outcome.symptom}: {check.outcome.raw}"
     ET.indent(root)
