@@ -475,6 +475,12 @@ def certs_(
     out.print(table)
 
 
+# `tlslab matrix` lives in lab/commands/matrix.py (symptom matrix: docs/symptoms.md + JSON).
+from lab.commands.matrix import matrix as _matrix  # noqa: E402
+
+app.command("matrix")(_matrix)
+
+
 @app.callback(invoke_without_command=True)
 def _root(version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False) -> None:
     if version:

@@ -1,0 +1,210 @@
+"""The symptom matrix: scenario x client, what each client says with the fault and after each fix.
+
+Pure functions from a :class:`~lab.harness.RunReport` to JSON-able data and Markdown: the
+machine-readable catalogue (what users ask badssl.com for) and ``docs/symptoms.md``.
+
+The output must be reproducible so a test can tell when the committed document is stale:
+no timings, and raw messages pass through :func:`stable_text`, which blanks what varies from
+run to run (ports, OpenSSL's per-thread hex ids, source line numbers, certificate dates).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lab.harness import APP, Check, RunReport
+from lab.scenario import Catalog
+
+SCHEMA = "tlslab.matrix/1"
+RAW_LIMIT = 300  # characters of a raw message shown in the Markdown (the JSON keeps the whole text)
+
+_VOLATILE: tuple[tuple[re.Pattern[str], str], ...] = (
+    # OpenSSL error lines start with a per-thread id: "40C78131AC7F0000:error:0A000418:..."
+    (re.compile(r"\b[0-9A-F]{8,16}(?=:error:)"), "<thread>"),
+    # source positions differ between builds: "../ssl/record/rec_layer_s3.c:1601", "(_ssl.c:2580)"
+    (re.compile(r"[\w./-]*\.c:\d+"), "<src>"),
+    # Java's certificate dates: "NotAfter: Sat Nov 21 08:19:50 UTC 2026"
+    (re.compile(r"(Not(?:After|Before)): [A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d [\d:]{8} \w+ \d{4}"), r"\1: <date>"),
+    # OpenSSL's: "notAfter=Nov 21 08:29:50 2026 GMT"
+    (re.compile(r"\b[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}(?:\.\d+)? \d{4} GMT"), "<date>"),
+    (re.compile(r"\b(OpenSSL|LibreSSL|BoringSSL)/\d+\.\d+\.\d+[a-z]?"), r"\1/<version>"),
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), "<date>"),
+    (re.compile(r"(?<=[\w\]]):\d{2,5}\b(?!:)"), ":<port>"),  # host:port
+    (re.compile(r"\bport \d{2,5}\b"), "port <port>"),
+    (re.compile(r"\b0x[0-9a-f]{6,}\b"), "0x<addr>"),
+    (re.compile(r"\bpid[ =:]+\d+", re.IGNORECASE), "pid <pid>"),
+    (re.compile(r"(?:/tmp|/var/tmp)/[\w./-]+"), "<tmp>"),
+    (re.compile(r"after \d+(?:\.\d+)?s\b"), "after <n>s"),
+)
+
+
+def stable_text(raw: str) -> str:
+    """`raw` with run-specific details blanked, whitespace collapsed to one line."""
+    text = " ".join(raw.split())
+    for pattern, replacement in _VOLATILE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _cell(check: Check) -> dict[str, Any]:
+    o = check.outcome
+    cell: dict[str, Any] = {
+        "expected": [str(s) for s in check.expected], "passed": check.passed, "applicable": check.applicable,
+    }
+    if o is None:
+        cell["symptom"] = None
+        cell["note"] = check.note
+        return cell
+    cell["symptom"] = str(o.symptom)
+    cell["raw"] = stable_text(o.raw)
+    if check.client == APP:
+        cell["http_status"] = o.http_status
+        if o.upstream is not None or o.upstream_raw:
+            cell["gateway"] = {"symptom": str(o.upstream) if o.upstream else None,
+                               "raw": stable_text(o.upstream_raw or "")}
+    return cell
+
+
+def build(reports: list[RunReport], catalog: Catalog) -> dict[str, Any]:
+    """The matrix as data: one entry per scenario, phases in order, one cell per client."""
+    clients: list[str] = []
+    unavailable: dict[str, str] = {}
+    scenarios: list[dict[str, Any]] = []
+    for report in reports:
+        clients += [c for c in report.clients if c not in clients]
+        unavailable.update(report.unavailable)
+        for result in report.results:
+            scenario = catalog.get(result.scenario)
+            if any(c.client == APP for p in result.phases for c in p.checks) and APP not in clients:
+                clients.append(APP)
+            scenarios.append({
+                "id": scenario.id, "title": scenario.title, "document": scenario.document,
+                "section": scenario.section, "direction": result.direction.value, "backend": result.backend,
+                "fault": scenario.fault, "documented": scenario.expect.documented, "passed": result.passed,
+                "error": result.error,
+                "phases": [{
+                    "phase": "fault" if p.resolution is None else "resolution",
+                    "resolution": p.resolution, "summary": p.summary,
+                    "changes": [{"side": c.side, "field": c.field, "before": c.before, "after": c.after}
+                                for c in p.changes],
+                    "clients": {c.client: _cell(c) for c in p.checks},
+                } for p in result.phases],
+            })
+    if APP in clients:  # the app column last, after every probe
+        clients = [c for c in clients if c != APP] + [APP]
+    return {
+        "schema": SCHEMA, "backends": sorted({r.backend for r in reports}), "clients": clients,
+        "unavailable": unavailable, "passed": all(s["passed"] for s in scenarios), "scenarios": scenarios,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def brief(raw: str) -> str:
+    """A Java-style cause chain shortened to the top exception and the root cause (where the reason is)."""
+    parts = raw.split(" | Caused by: ")
+    return raw if len(parts) <= 2 else f"{parts[0]} | … Caused by: {parts[-1]}"
+
+
+def _code(text: str) -> str:
+    text = brief(text)
+    text = text if len(text) <= RAW_LIMIT else text[:RAW_LIMIT - 1] + "…"
+    return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
+
+
+def _overview_cell(client: str, cell: dict[str, Any] | None) -> str:
+    if cell is None:
+        return ""
+    if not cell["applicable"]:
+        return "n/a"
+    if cell["symptom"] is None:
+        return "—"  # the client could not run on the machine that generated the matrix
+    mark = "" if cell["passed"] else "✗ "
+    if client == APP:
+        gateway = cell.get("gateway") or {}
+        text = str(cell.get("http_status") or cell["symptom"])
+        if gateway.get("symptom") and cell["symptom"] != "ok":
+            text += f" (gateway: {gateway['symptom']})"
+        return mark + text
+    return mark + ("ok" if cell["symptom"] == "ok" else f"`{cell['symptom']}`")
+
+
+def _header(client: str) -> str:
+    return "app → gateway" if client == APP else client
+
+
+def markdown(matrix: dict[str, Any], command: str = "tlslab matrix") -> str:
+    clients: list[str] = matrix["clients"]
+    lines = [
+        "# Symptom matrix",
+        "",
+        f"<!-- Generated by `{command}` from a real run; do not edit by hand. "
+        "tests/test_matrix.py fails when this file is stale. -->",
+        "",
+        "What each client says with each documented fault in place, and after each documented fix, "
+        f"measured on the `{', '.join(matrix['backends'])}` backend. Symptoms use the lab's vocabulary "
+        "(`alert:<name>` the peer sent a fatal alert, `verify:<reason>` the client rejected the certificate, "
+        "`negotiation:<reason>` no common protocol or cipher, `http:<status>`); `ok` means the handshake "
+        "and `GET /` succeeded. `n/a`: the client cannot express that configuration (e.g. a browser always "
+        "sends SNI). Southbound, the clients stand in for the gateway's TLS client; the *app → gateway* "
+        "column is what the application sees through the gateway, with the gateway's logged symptom.",
+        "",
+        "The same data as JSON: `tlslab matrix --json-out symptoms.json`.",
+        "",
+        "## Overview",
+        "",
+        "| scenario | phase | " + " | ".join(_header(c) for c in clients) + " |",
+        "|---|---|" + "---|" * len(clients),
+    ]
+    for scenario in matrix["scenarios"]:
+        for i, phase in enumerate(scenario["phases"]):
+            name = f"[{scenario['id']}](#{scenario['id']}) ({scenario['direction']})" if i == 0 else ""
+            label = "fault" if phase["resolution"] is None else f"fix: {phase['resolution']}"
+            cells = [_overview_cell(c, phase["clients"].get(c)) for c in clients]
+            lines.append(f"| {name} | {label} | " + " | ".join(cells) + " |")
+    lines += ["", "## What each client says", ""]
+    for scenario in matrix["scenarios"]:
+        lines += [f"### {scenario['id']}", "", f"**{_md(scenario['title'])}** ({scenario['direction']}; "
+                  f"{scenario['document']}, section \"{scenario['section']}\")", "",
+                  f"Fault: {_md(scenario['fault'])}", ""]
+        if scenario["documented"]:
+            lines += [f"Documented symptom: “{_md(scenario['documented'])}”", ""]
+        for phase in scenario["phases"]:
+            if phase["resolution"] is None:
+                lines += ["With the fault:", ""]
+            else:
+                changed = ", ".join(f"{c['side']}.{c['field']}: {c['before']} → {c['after']}" for c in phase["changes"])
+                lines += [f"After **{phase['resolution']}** ({_md(phase['summary'])} — {_md(changed)}):", ""]
+            fixed = phase["resolution"] is not None and all(
+                c["symptom"] == "ok" or not c["applicable"] for c in phase["clients"].values())
+            if fixed:
+                skipped = [_header(n) for n, c in phase["clients"].items() if not c["applicable"]]
+                lines += ["Every client succeeds" + (f" ({', '.join(skipped)}: n/a)" if skipped else "") + ".", ""]
+                continue
+            rows = []
+            for client in clients:
+                cell = phase["clients"].get(client)
+                if cell is None:
+                    continue
+                if not cell["applicable"]:
+                    said = "n/a: " + _md(cell.get("note", "").removeprefix("not applicable: "))
+                elif cell["symptom"] is None:
+                    said = "not run: " + _md(cell.get("note", ""))
+                else:
+                    said = _code(cell["raw"])
+                    gateway = cell.get("gateway")
+                    if gateway and gateway.get("raw"):
+                        said += " — gateway log: " + _code(gateway["raw"])
+                rows.append(f"| {_header(client)} | {_overview_cell(client, cell)} | {said} |")
+            lines += ["| client | symptom | what it says |", "|---|---|---|", *rows, ""]
+    if matrix["unavailable"]:
+        lines += ["## Clients that could not run", ""]
+        lines += [f"- {name}: {_md(reason)}" for name, reason in sorted(matrix["unavailable"].items())]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
