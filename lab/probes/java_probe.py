@@ -35,7 +35,7 @@ from types import TracebackType
 from typing import IO, Any, Literal
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from lab.errors import LabError, ToolMissing
@@ -48,6 +48,7 @@ from lab.tls import Protocol
 SOURCE = Path(__file__).resolve().parent / "java" / "TlsProbe.java"
 MAIN_CLASS = "TlsProbe"
 STORE_PASSWORD = "tlslab"  # lab material only; Java's PKCS12 loader wants some password
+STORE_FORMAT = "v2"  # in the cached stores' names: bump when their encoding changes
 JAVA_PACKAGE = "openjdk-17-jdk-headless"
 _JSSE_NAMES = {Protocol.TLSv1_0: "TLSv1", Protocol.TLSv1_1: "TLSv1.1",
                Protocol.TLSv1_2: "TLSv1.2", Protocol.TLSv1_3: "TLSv1.3"}
@@ -130,15 +131,19 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def java_stores(files: ClientFiles) -> tuple[Path, Path | None]:
     """PKCS12 truststore (the trust anchor) and keystore (client certificate + chain), cached."""
     directory = _store_dir(files)
-    encryption = serialization.BestAvailableEncryption(STORE_PASSWORD.encode())
-    trust = directory / f"{files.ca_file.stem}-truststore.p12"
+    # 3DES/SHA-1, the PKCS12 flavour of the Java 8 era: a JVM under crypto.policy=limited cannot
+    # decrypt AES-256-protected stores (InvalidKeyException: Illegal key size).
+    encryption = (serialization.PrivateFormat.PKCS12.encryption_builder()
+                  .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
+                  .hmac_hash(hashes.SHA1()).build(STORE_PASSWORD.encode()))
+    trust = directory / f"{files.ca_file.stem}-truststore-{STORE_FORMAT}.p12"
     if not _fresh(trust, files.ca_file):
         certs = x509.load_pem_x509_certificates(files.ca_file.read_bytes())
         _write_atomic(trust, pkcs12.serialize_java_truststore(
             [pkcs12.PKCS12Certificate(c, f"tlslab-{i}".encode()) for i, c in enumerate(certs)], encryption))
     if not (files.cert_file and files.key_file):
         return trust, None
-    keystore = directory / f"{files.key_file.stem}-keystore.p12"
+    keystore = directory / f"{files.key_file.stem}-keystore-{STORE_FORMAT}.p12"
     if not _fresh(keystore, files.cert_file, files.key_file):
         chain = x509.load_pem_x509_certificates(files.cert_file.read_bytes())
         key = serialization.load_pem_private_key(files.key_file.read_bytes(), password=None)
