@@ -271,17 +271,17 @@ def _print_report(report: RunReport, verbose: bool) -> None:
                           end_section=i == len(result.phases) - 1)
     out.print(table)
     failures = [(r, p, c) for r in report.results for p in r.phases for c in p.checks if not c.passed]
-    for r, p, c in failures if failures else []:
-        out.print(Text(f"✗ {r.scenario} / {p.resolution or 'fault'} / {c.client}: {c.note}", style="red"))
-        if c.outcome and verbose:
-            out.print(f"    raw: {c.outcome.raw}")
+    for r, p, check in failures:
+        out.print(Text(f"✗ {r.scenario} / {p.resolution or 'fault'} / {check.client}: {check.note}", style="red"))
+        if check.outcome and verbose:
+            out.print(f"    raw: {check.outcome.raw}")
     if verbose:
         for r in report.results:
             for p in r.phases:
-                for c in p.checks:
-                    if c.outcome and c.passed:
-                        out.print(f"  {r.scenario} / {p.resolution or 'fault'} / {c.client}: {c.outcome.raw}"
-                                  + (f"  [gateway: {c.outcome.upstream_raw}]" if c.outcome.upstream_raw else ""))
+                for check in p.checks:
+                    if check.outcome and check.passed:
+                        out.print(f"  {r.scenario} / {p.resolution or 'fault'} / {check.client}: {check.outcome.raw}"
+                                  + (f"  [gateway: {check.outcome.upstream_raw}]" if check.outcome.upstream_raw else ""))
     for client, reason in report.unavailable.items():
         out.print(Text(f"! {client} could not run: {reason}", style="yellow"))
     total = sum(len(p.checks) for r in report.results for p in r.phases)
