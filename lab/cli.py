@@ -71,6 +71,10 @@ def _errors() -> Iterator[None]:
         yield
     except LabError as exc:
         _fail(exc)
+    except KeyboardInterrupt:
+        # Context managers have already stopped every server, probe process and container.
+        err.print("\ninterrupted; nothing left running.")
+        raise typer.Exit(130) from None
 
 
 def _catalog(scenarios: Path | None) -> Catalog:
@@ -377,7 +381,6 @@ def up(
 
       tlslab up protocol-mismatch --resolution upgrade-backend-tls12 --json
     """
-    _raise_on_sigterm()
     with _errors():
         scenario = _catalog(scenarios).get(scenario_id)
         res = scenario.resolution(resolution) if resolution else None
@@ -483,8 +486,9 @@ def _root(version: Annotated[bool, typer.Option("--version", help="Print the ver
 
 
 def main() -> None:
+    _raise_on_sigterm()
     try:
-        app()
+        app(standalone_mode=True)
     except KeyboardInterrupt:
         err.print("interrupted; nothing left running.")
         sys.exit(130)
