@@ -192,3 +192,15 @@ def test_help_has_examples(cli_env: dict[str, str]) -> None:
     for command in ("run", "up", "show"):
         result = tlslab(cli_env, command, "--help")
         assert result.returncode == 0 and "tlslab " + command in result.stdout
+
+
+def test_ctrl_c_during_run_stops_cleanly(cli_env: dict[str, str]) -> None:
+    proc = subprocess.Popen([*TLSLAB, "run", "--all", "--client", "python-ssl,pyopenssl"], env=cli_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    first = proc.stderr.read(1)  # progress has started: servers are up or coming up
+    assert first
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert "interrupted; nothing left running." in stderr and "Traceback" not in stderr
