@@ -58,7 +58,7 @@ CHROMIUM_TLS12_SUITES: dict[str, int] = {
     "TLS_RSA_WITH_AES_128_GCM_SHA256": 0x009C, "TLS_RSA_WITH_AES_256_GCM_SHA384": 0x009D,
     "TLS_RSA_WITH_AES_128_CBC_SHA": 0x002F, "TLS_RSA_WITH_AES_256_CBC_SHA": 0x0035,
 }
-_SWITCHES = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+_SWITCHES = ("--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--disable-extensions", "--disable-default-apps", "--no-default-browser-check")
 _NET_ERROR = re.compile(r"net::ERR_[A-Z0-9_]+")
