@@ -24,3 +24,17 @@ def explain(result) -> str:  # type: ignore[no-untyped-def]
         f"{p.resolution or 'fault'} / {c.client}: {c.note} | raw: {c.outcome.raw if c.outcome else '-'}"
         for p in result.phases for c in p.checks if not c.passed
     ) or (result.error or "")
+
+
+def backend_or_skip(name: str):  # type: ignore[no-untyped-def]
+    """The named backend if this build has it and it can run here (under CI=true it must run)."""
+    from lab.servers import BACKENDS, make_backend
+    if name not in BACKENDS:
+        pytest.skip(f"the {name} backend is not part of this build")
+    backend = make_backend(name)
+    reason = backend.unavailable_reason()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and the {name} backend cannot run: {reason}")
+        pytest.skip(f"{name} backend unavailable: {reason}")
+    return backend

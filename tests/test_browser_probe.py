@@ -22,7 +22,7 @@ from lab.servers import make_backend
 from lab.specs import ClientSpec
 from lab.tls import Protocol
 
-from clients_support import explain, require_probe
+from clients_support import backend_or_skip, explain, require_probe
 from conftest import APIGEE_IDS
 
 # What Chromium says with each fault (the raw net:: code, verbatim).
@@ -56,8 +56,15 @@ def harness(browser: BrowserProbe, pki: Pki) -> Harness:
     return Harness(make_backend("twisted"), [browser], pki)
 
 
+@pytest.fixture(scope="module", params=["twisted", "nginx"])
+def any_backend(request: pytest.FixtureRequest, browser: BrowserProbe, pki: Pki) -> Harness:
+    """The same probe on every backend: the in-process one and nginx in docker."""
+    return Harness(backend_or_skip(request.param), [browser], pki)
+
+
 @pytest.mark.parametrize("scenario_id", APIGEE_IDS)
-def test_scenario(harness: Harness, catalog: Catalog, scenario_id: str) -> None:
+def test_scenario(any_backend: Harness, catalog: Catalog, scenario_id: str) -> None:
+    harness = any_backend
     scenario = catalog.get(scenario_id)
     result = harness.run_scenario(scenario)
     assert result.passed, explain(result)

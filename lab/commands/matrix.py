@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 
 from lab import matrix as matrix_lib
-from lab.errors import EnvironmentError_, LabError, UserInputError
+from lab.commands import lab_errors
+from lab.errors import EnvironmentError_
 from lab.harness import Harness, RunReport
 from lab.paths import default_certs_dir
 from lab.pki import Pki
@@ -55,11 +56,8 @@ def matrix(
     Exit codes: 0 written (or up to date with --check); 1 stale (--check) or a check failed;
     2 bad input; 3 a client or tool is missing (all clients must run).
     """
-    try:
+    with lab_errors():
         data, text = generate(client, backend, scenarios, certs, require_all=True)
-    except LabError as exc:
-        _err.print(f"error: {exc}")
-        raise typer.Exit(2 if isinstance(exc, UserInputError) else 3) from None
     if json_out is not None:
         payload = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         if str(json_out) == "-":
