@@ -126,9 +126,10 @@ RULES: tuple[Rule, ...] = (
        Kind.VERIFY, "failed"),
     # --- the peer sent a fatal alert -----------------------------------------------------
     _r(r"tlsv1 unrecognized name|unrecognized_name", Kind.ALERT, "unrecognized_name"),
-    # Chromium folds the server's rejection of its certificate into two codes (no alert name).
+    # Chromium folds every alert rejecting its certificate (bad_certificate, certificate_expired,
+    # unknown_ca, certificate_unknown, ...) into one code: the alert's name is lost, so is ours.
     _r(r"ERR_SSL_CLIENT_AUTH_CERT_NEEDED", Kind.ALERT, "certificate_required"),
-    _r(r"ERR_BAD_SSL_CLIENT_AUTH_CERT", Kind.ALERT, "bad_certificate"),
+    _r(r"ERR_BAD_SSL_CLIENT_AUTH_CERT", Kind.ALERT, "client-certificate-rejected"),
     _r(r"(?:sslv3|tlsv1|tlsv13|ssl/tls|tls) alert ([a-z ]+?)(?=\s*(?:$|[:,(\]'\"]|\berrno\b|\bSSL\b))", Kind.ALERT),
     _r(r"Received fatal alert: (\w+)", Kind.ALERT),
     _r(r"SSL alert number (\d+)", Kind.ALERT),

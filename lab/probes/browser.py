@@ -8,17 +8,21 @@ Trust, per profile only: Chromium on Linux reads user trust anchors from the NSS
 (``certutil``, Debian ``libnss3-tools``) trusts exactly the spec's anchor; the lab CA never
 touches the machine's trust store, and the directory is removed on exit.
 
+Client certificates, per profile too: the certificate and key go into the same NSS database
+(``pk12util``), and the profile's own ``Preferences`` carry the content setting behind the
+``AutoSelectCertificateForUrls`` policy (``auto_select_certificate`` for the lab's names), so
+Chromium itself presents the certificate without a selection dialog. (Playwright's
+``client_certificates`` option is not used: it does the TLS in Node.js, not in Chromium.)
+Such a profile needs a persistent user-data directory, so it gets a persistent context.
+
 A browser cannot pin everything a scenario's client spec pins, and some pins need a browser
 process of their own (command-line switches). So one browser per distinct
-(trust anchor, TLS version range, cipher set) is launched lazily and reused; each probe gets a
+(trust anchor, TLS version range, cipher set, client certificate) is launched lazily and reused; each probe gets a
 fresh context (no cookies, no TLS session reuse). What Chromium cannot express at all is
 reported by :meth:`BrowserProbe.not_applicable`, from the spec alone, before anything runs:
 
 * ``sni = false``: a browser always sends ``server_name``;
 * TLS 1.0/1.1: Chromium removed them (``--ssl-version-min`` accepts tls1.2 and up);
-* client certificates: Chromium selects one only through the ``AutoSelectCertificateForUrls``
-  policy, which on Linux is machine-wide (``/etc/chromium/policies``), and Playwright's
-  ``client_certificates`` does the TLS in Node.js, not in Chromium;
 * a cipher string that leaves none of Chromium's TLS 1.2 suites.
 
 Every host name resolves to the target address (``--host-resolver-rules=MAP * <host>``), so the
@@ -28,6 +32,7 @@ browser never sends traffic anywhere but the lab server.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -42,6 +47,7 @@ from typing import Any
 
 from lab.errors import LabError, ToolMissing
 from lab.probes.base import ClientFiles, Outcome, ProbeBase, Target, outcome_from_error, which
+from lab.probes.java_probe import STORE_PASSWORD, java_stores
 from lab.probes.suites import iana_suites
 from lab.specs import ClientSpec
 from lab.symptoms import http_symptom
@@ -102,13 +108,21 @@ class _Profile:
     version_min: str | None
     version_max: str | None
     blocked: tuple[int, ...]
+    client_pkcs12: Path | None = None  # client certificate + key (2-way TLS)
 
     @classmethod
     def for_spec(cls, spec: ClientSpec, files: ClientFiles, target: Target) -> "_Profile":
+        keystore = java_stores(files)[1] if files.cert_file else None
+        version_max = _VERSION_SWITCH.get(spec.max_protocol) if spec.max_protocol else None
+        if keystore is not None and version_max is None:
+            # With TLS 1.3 the server judges a client certificate after Chromium's handshake is done;
+            # its alert then races the connection's close and Chromium reports either
+            # ERR_BAD_SSL_CLIENT_AUTH_CERT or ERR_SOCKET_NOT_CONNECTED. TLS 1.2 (the document's
+            # version throughout) delivers the verdict inside the handshake: one answer, every time.
+            version_max = _VERSION_SWITCH[Protocol.TLSv1_2]
         return cls(files.ca_file, target.host,
                    _VERSION_SWITCH.get(spec.min_protocol) if spec.min_protocol else None,
-                   _VERSION_SWITCH.get(spec.max_protocol) if spec.max_protocol else None,
-                   blocked_suites(spec) or ())
+                   version_max, blocked_suites(spec) or (), keystore)
 
     def switches(self) -> list[str]:
         out = [*_SWITCHES, f"--host-resolver-rules=MAP * {self.host}"]
@@ -121,15 +135,34 @@ class _Profile:
         return out
 
 
-def make_nssdb(home: Path, ca_file: Path) -> None:
-    """An NSS database in ``home/.pki/nssdb`` that trusts `ca_file` for TLS servers (and nothing else)."""
+# Origins whose client-certificate requests the profile answers by itself (the lab CA's names).
+AUTO_SELECT_PATTERNS = ("https://[*.]lab.test:*,*", "https://localhost:*,*", "https://127.0.0.1:*,*")
+
+
+def make_nssdb(home: Path, ca_file: Path, client_pkcs12: Path | None = None) -> None:
+    """An NSS database in ``home/.pki/nssdb`` that trusts `ca_file` for TLS servers (and nothing else),
+    holding the client certificate and key from `client_pkcs12` when given."""
     db = home / ".pki" / "nssdb"
     db.mkdir(parents=True, mode=0o700)
-    for argv in (["certutil", "-N", "--empty-password", "-d", f"sql:{db}"],
-                 ["certutil", "-A", "-n", f"tlslab {ca_file.stem}", "-t", "C,,", "-i", str(ca_file), "-d", f"sql:{db}"]):
+    commands = [["certutil", "-N", "--empty-password", "-d", f"sql:{db}"],
+                ["certutil", "-A", "-n", f"tlslab {ca_file.stem}", "-t", "C,,", "-i", str(ca_file), "-d", f"sql:{db}"]]
+    if client_pkcs12 is not None:
+        commands.append(["pk12util", "-i", str(client_pkcs12), "-d", f"sql:{db}", "-W", STORE_PASSWORD])
+    for argv in commands:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=30)
         if result.returncode != 0:
-            raise LabError(f"certutil could not build the browser's NSS database: {result.stderr.strip()}")
+            raise LabError(f"{argv[0]} could not build the browser's NSS database: "
+                           f"{(result.stderr or result.stdout).strip()}")
+
+
+def write_auto_select_preferences(user_data_dir: Path) -> None:
+    """The profile-level form of the AutoSelectCertificateForUrls policy: present the (only) client
+    certificate to the lab's origins without a dialog."""
+    setting: dict[str, Any] = {"setting": {"filters": [{}]}}
+    prefs = {"profile": {"content_settings": {"exceptions": {
+        "auto_select_certificate": {pattern: setting for pattern in AUTO_SELECT_PATTERNS}}}}}
+    (user_data_dir / "Default").mkdir(parents=True, exist_ok=True)
+    (user_data_dir / "Default" / "Preferences").write_text(json.dumps(prefs))
 
 
 class BrowserProbe(ProbeBase):
@@ -148,9 +181,10 @@ class BrowserProbe(ProbeBase):
     def unavailable_reason(self) -> str | None:
         if (self.executable and not Path(self.executable).exists()) or (not self.executable and not chromium_path()):
             return "Chromium is not installed (Debian: apt-get install chromium)"
-        if which("certutil") is None:
-            return "the 'certutil' command (the browser profile's trust store) is not installed " \
-                   "(Debian: apt-get install libnss3-tools)"
+        for tool in ("certutil", "pk12util"):
+            if which(tool) is None:
+                return f"the '{tool}' command (the browser profile's NSS store) is not installed " \
+                       "(Debian: apt-get install libnss3-tools)"
         return _playwright_missing()
 
     def not_applicable(self, spec: ClientSpec) -> str | None:
@@ -159,9 +193,6 @@ class BrowserProbe(ProbeBase):
         for version in (spec.min_protocol, spec.max_protocol):
             if version is not None and version < Protocol.TLSv1_2:
                 return f"Chromium removed TLS 1.0/1.1; it cannot speak {version.value}"
-        if spec.certificate:
-            return ("Chromium picks a client certificate only through the machine-wide AutoSelectCertificateForUrls "
-                    "policy, and Playwright's client_certificates does the TLS in Node.js, not in Chromium")
         if spec.ciphers and blocked_suites(spec) is None:
             return "none of the spec's cipher suites exists in Chromium"
         return None
@@ -210,24 +241,40 @@ class BrowserProbe(ProbeBase):
             self._playwright = None
 
     def _browser(self, profile: _Profile) -> Any:
+        """A browser (or, with a client certificate, a persistent context) for `profile`, launched once."""
         browser = self._browsers.get(profile)
         if browser is None:
             assert self._root is not None
             home = Path(tempfile.mkdtemp(prefix="home-", dir=self._root))
-            make_nssdb(home, profile.trust)
+            make_nssdb(home, profile.trust, profile.client_pkcs12)
             env = {k: v for k, v in os.environ.items() if k not in ("http_proxy", "https_proxy", "HTTP_PROXY",
                                                                      "HTTPS_PROXY", "all_proxy", "ALL_PROXY")}
             env["HOME"] = str(home)
-            browser = self._playwright.chromium.launch(
-                executable_path=self.executable or chromium_path(), headless=True, args=profile.switches(), env=env)
+            options: dict[str, Any] = {"executable_path": self.executable or chromium_path(), "headless": True,
+                                       "args": profile.switches(), "env": env,
+                                       "timeout": 30_000}  # a launch that hangs fails instead
+            if profile.client_pkcs12 is None:
+                browser = self._playwright.chromium.launch(**options)
+            else:  # the auto-select setting lives in the profile, so the profile must be ours
+                user_data = home / "chromium-profile"
+                write_auto_select_preferences(user_data)
+                browser = self._playwright.chromium.launch_persistent_context(str(user_data), **options)
             self._browsers[profile] = browser
             self.launches += 1
         return browser
 
     def _load(self, profile: _Profile, url: str, timeout: float) -> dict[str, Any]:
-        context = self._browser(profile).new_context()
+        browser = self._browser(profile)
+        persistent = profile.client_pkcs12 is not None
+        # A fresh context per probe. A persistent one cannot be recreated cheaply, so it gets a fresh
+        # page, and the previous pages close only once it exists (closing a persistent context's last
+        # page can hang Playwright). Each phase's server is a new process: no handshake is reused.
+        context = browser if persistent else browser.new_context()
         try:
             page = context.new_page()
+            if persistent:
+                for old in [p for p in context.pages if p is not page]:
+                    old.close()
             try:
                 response = page.goto(url, timeout=timeout * 1000, wait_until="commit")
             except Exception as exc:  # playwright.sync_api.Error: the page's network error
@@ -243,7 +290,8 @@ class BrowserProbe(ProbeBase):
             details = response.security_details() or {}
             return {"status": response.status, "status_text": response.status_text, "protocol": details.get("protocol")}
         finally:
-            context.close()
+            if not persistent:
+                context.close()
 
     def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome:
         if self._stack is None:
