@@ -155,7 +155,7 @@ def markdown(matrix: dict[str, Any], command: str = "tlslab matrix") -> str:
         "sends SNI). Southbound, the clients stand in for the gateway's TLS client; the *app → gateway* "
         "column is what the application sees through the gateway, with the gateway's logged symptom.",
         "",
-        "The same data as JSON: `tlslab matrix --json-out symptoms.json`.",
+        "The same data as JSON (schema `tlslab.matrix/1`): [`symptoms.json`](symptoms.json).",
         "",
         "## Overview",
         "",

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lab.cli import app
-from lab.commands.matrix import generate
+from lab.commands.matrix import generate, json_text
 from lab.matrix import brief, stable_text
 from lab.probes import PROBES
 
@@ -23,6 +23,7 @@ from clients_support import require_probe
 from conftest import APIGEE_IDS, REPO
 
 COMMITTED = REPO / "docs" / "symptoms.md"
+COMMITTED_JSON = REPO / "docs" / "symptoms.json"
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,12 @@ def test_committed_matrix_is_fresh(fresh: tuple[dict, str]) -> None:
         diff = "\n".join(list(difflib.unified_diff(committed.splitlines(), text.splitlines(),
                                                    "docs/symptoms.md", "fresh run", lineterm=""))[:60])
         pytest.fail(f"docs/symptoms.md is stale; regenerate with 'tlslab matrix' and commit it:\n{diff}")
+
+
+def test_committed_json_is_fresh(fresh: tuple[dict, str]) -> None:
+    data, _ = fresh
+    if COMMITTED_JSON.read_text(encoding="utf-8") != json_text(data):
+        pytest.fail("docs/symptoms.json is stale; regenerate with 'tlslab matrix' and commit it")
 
 
 def test_matrix_data(fresh: tuple[dict, str]) -> None:

@@ -23,6 +23,7 @@ from lab.scenario import Catalog
 from lab.servers import make_backend
 
 DEFAULT_MD = Path("docs/symptoms.md")
+DEFAULT_JSON = Path("docs/symptoms.json")
 _err = Console(stderr=True, highlight=False, markup=False, width=None if sys.stderr.isatty() else 200)
 
 
@@ -40,9 +41,13 @@ def generate(clients: str = "all", backend: str = "twisted", scenarios: Path | N
     return data, matrix_lib.markdown(data)
 
 
+def json_text(data: dict) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
 def matrix(
     out_md: Annotated[Path, typer.Option("--out", "-o", help="Markdown file to write.")] = DEFAULT_MD,
-    json_out: Annotated[Optional[Path], typer.Option("--json-out", help="Also write the matrix as JSON here ('-' for stdout).", show_default=False)] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json-out", help="The matrix as JSON: a file, '-' for stdout, 'none' to skip.")] = DEFAULT_JSON,
     check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 when --out differs from a fresh run.")] = False,
     client: Annotated[str, typer.Option("--client", "-c", help="Comma-separated clients, or 'all'.")] = "all",
     backend: Annotated[str, typer.Option("--backend", "-b", help="Where the servers run.")] = "twisted",
@@ -51,31 +56,36 @@ def matrix(
 ) -> None:
     """Write the symptom matrix (scenario x client, fault and every fix) as Markdown and JSON.
 
-    The committed docs/symptoms.md is regenerated with: tlslab matrix
+    The committed docs/symptoms.md and docs/symptoms.json are regenerated with: tlslab matrix
 
     Exit codes: 0 written (or up to date with --check); 1 stale (--check) or a check failed;
     2 bad input; 3 a client or tool is missing (all clients must run).
     """
+    if json_out is not None and str(json_out) == "none":
+        json_out = None
     with lab_errors():
         data, text = generate(client, backend, scenarios, certs, require_all=True)
-    if json_out is not None:
-        payload = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-        if str(json_out) == "-":
-            sys.stdout.write(payload)
-        else:
-            json_out.write_text(payload, encoding="utf-8")
+    payload = json_text(data)
+    if json_out is not None and str(json_out) == "-":
+        sys.stdout.write(payload)
+    targets = [(out_md, text)] + ([(json_out, payload)] if json_out is not None and str(json_out) != "-" else [])
     if check:
-        current = out_md.read_text(encoding="utf-8") if out_md.exists() else ""
-        if current != text:
-            diff = difflib.unified_diff(current.splitlines(), text.splitlines(), str(out_md), "fresh run", lineterm="")
-            _err.print("\n".join(list(diff)[:80]))
-            _err.print(f"{out_md} is stale: regenerate it with 'tlslab matrix --out {out_md}' and commit it.")
+        stale = False
+        for path, fresh in targets:
+            current = path.read_text(encoding="utf-8") if path.exists() else ""
+            if current != fresh:
+                stale = True
+                diff = difflib.unified_diff(current.splitlines(), fresh.splitlines(), str(path), "fresh run", lineterm="")
+                _err.print("\n".join(list(diff)[:80]))
+                _err.print(f"{path} is stale: regenerate it with 'tlslab matrix' and commit it.")
+        if stale:
             raise typer.Exit(1)
-        _err.print(f"{out_md} is up to date.")
+        _err.print(" and ".join(str(p) for p, _ in targets) + " up to date.")
     else:
-        out_md.parent.mkdir(parents=True, exist_ok=True)
-        out_md.write_text(text, encoding="utf-8")
-        _err.print(f"wrote {out_md}" + (f" and {json_out}" if json_out and str(json_out) != "-" else ""))
+        for path, fresh in targets:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(fresh, encoding="utf-8")
+        _err.print("wrote " + " and ".join(str(p) for p, _ in targets))
     if not data["passed"]:
         _err.print("some checks failed: the matrix shows them with ✗ (see 'tlslab run --all --client all -v').")
         raise typer.Exit(1)
