@@ -163,6 +163,9 @@ class Harness:
         if reason:
             raise LabError(f"backend {self.backend.name!r} is not available: {reason}")
         with contextlib.ExitStack() as stack:
+            if isinstance(self.backend, contextlib.AbstractContextManager):
+                # A backend with a session (nginx: one container reloaded per phase) lives for the run.
+                stack.enter_context(self.backend)
             for probe in self.probes:
                 if probe.name not in self.unavailable:
                     stack.enter_context(probe)
@@ -202,13 +205,13 @@ class Harness:
         request = DeployRequest(scenario, server, client, direction, self.pki)
         files = ClientFiles.for_spec(client, self.pki)
         with self.backend.deploy(request) as deployment:
-            checks = self._probe_all(scenario, deployment, client, files, resolution is None)
+            checks = self._probe_all(scenario, deployment, client, files, resolution is None, direction)
         return Phase(resolution.name if resolution else None,
                      resolution.summary if resolution else scenario.fault, changes, checks,
                      (OK,) if resolution else scenario.expect.default, deployment.config_text)
 
     def _probe_all(self, scenario: Scenario, deployment: Deployment, client_spec: object, files: ClientFiles,
-                   fault: bool) -> tuple[Check, ...]:
+                   fault: bool, direction: Direction | None = None) -> tuple[Check, ...]:
         from lab.specs import ClientSpec
         assert isinstance(client_spec, ClientSpec)
         backend = self.backend.name
@@ -220,13 +223,13 @@ class Harness:
             outcomes = {name: f.result() for name, f in futures.items()}
         checks: list[Check] = []
         for probe in self.probes:
-            expected = scenario.expect.for_client(probe.name, backend) if fault else (OK,)
+            expected = scenario.expect.for_client(probe.name, backend, direction) if fault else (OK,)
             if probe.name in self.unavailable:
                 checks.append(Check(probe.name, expected, None, False, f"unavailable: {self.unavailable[probe.name]}"))
             else:
                 checks.append(_judge(probe.name, outcomes[probe.name], expected))
         if APP in outcomes:
-            expected = scenario.expect.for_client(GATEWAY, backend) if fault else (OK,)
+            expected = scenario.expect.for_client(GATEWAY, backend, direction) if fault else (OK,)
             checks.append(_judge(APP, outcomes[APP], expected))
         return tuple(checks)
 

@@ -59,12 +59,18 @@ class Expectation:
         default_factory=lambda: MappingProxyType({})
     )
 
-    def for_client(self, client: str, backend: str = "twisted") -> tuple[Symptom, ...]:
-        """The symptoms `client` may show on `backend`: backend override, probe override, default."""
-        per_backend = self.backends.get(backend, {})
-        for key in (client, "*"):
-            if key in per_backend:
-                return per_backend[key]
+    def for_client(self, client: str, backend: str = "twisted",
+                   direction: Direction | None = None) -> tuple[Symptom, ...]:
+        """The symptoms `client` may show on `backend`: backend override, probe override, default.
+
+        A backend override may be limited to one direction with a ``backend.direction`` key, e.g.
+        ``[symptom.backends."nginx.northbound"]`` (nginx is the TLS server only northbound).
+        """
+        tables = [self.backends.get(f"{backend}.{direction.value}", {})] if direction else []
+        for per_backend in (*tables, self.backends.get(backend, {})):
+            for key in (client, "*"):
+                if key in per_backend:
+                    return per_backend[key]
         return self.probes.get(client, self.default)
 
 

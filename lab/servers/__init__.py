@@ -12,7 +12,12 @@ def _twisted() -> Backend:
     return TwistedBackend()
 
 
-BACKENDS: dict[str, Callable[[], Backend]] = {"twisted": _twisted}
+def _nginx() -> Backend:
+    from lab.servers.nginx_backend import NginxBackend
+    return NginxBackend()
+
+
+BACKENDS: dict[str, Callable[[], Backend]] = {"twisted": _twisted, "nginx": _nginx}
 
 
 def make_backend(name: str) -> Backend:
