@@ -56,6 +56,7 @@ ScenariosOpt = Annotated[Optional[Path], typer.Option("--scenarios", help="Scena
 CertsOpt = Annotated[Optional[Path], typer.Option("--certs", help="Where the lab PKI lives (default: the repo's certs/; env TLSLAB_CERTS).", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 BackendOpt = Annotated[str, typer.Option("--backend", "-b", help=f"Where the servers run: {', '.join(BACKENDS)}.")]
+ImageOpt = Annotated[Optional[str], typer.Option("--image", help="With --backend nginx: the nginx image to run (default: the lab's, built offline; e.g. nginx:1.25).", show_default=False)]
 DirectionOpt = Annotated[Optional[str], typer.Option("--direction", "-d", help="northbound or southbound (default: the documented one).", show_default=False)]
 
 
@@ -145,11 +146,15 @@ def _spec_lines(spec: Any, default: Any) -> list[str]:
 def show(
     scenario_id: Annotated[str, typer.Argument(metavar="SCENARIO", help="A scenario id (see 'tlslab list').")],
     direction: DirectionOpt = None,
+    backend: Annotated[str, typer.Option("--backend", "-b", help="With nginx: also the nginx.conf with the fault and each resolution as a directive diff.")] = "twisted",
     scenarios: ScenariosOpt = None,
     certs: CertsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The fault, the documented symptom, each resolution, and how to try it by hand.
+
+    With --backend nginx, also the nginx configuration with the fault and each resolution as a
+    directive diff (e.g. tlslab show sni-required --backend nginx).
 
     Example: tlslab show cipher-mismatch
     """
@@ -158,7 +163,9 @@ def show(
         chosen = _direction(direction) or scenario.direction
         pki = _pki(certs, quiet=as_json)
     clients = [*PROBES, GATEWAY]
-    expected = {c: [str(s) for s in scenario.expect.for_client(c)] for c in clients}
+    if backend not in BACKENDS:
+        _fail(UserInputError(f"--backend: unknown backend {backend!r}; choose from {', '.join(BACKENDS)}"))
+    expected = {c: [str(s) for s in scenario.expect.for_client(c, backend, chosen)] for c in clients}
     if as_json:
         out.print_json(json.dumps({
             "id": scenario.id, "title": scenario.title, "document": scenario.document, "section": scenario.section,
@@ -177,6 +184,7 @@ def show(
                 for r in scenario.resolutions
             },
             "manual": _manual_steps(scenario, chosen, pki),
+            **({"nginx": _nginx_show_json(scenario, chosen)} if backend == "nginx" else {}),
         }))
         return
     client_role = "gateway (Message Processor)" if chosen is Direction.SOUTHBOUND else "client"
@@ -208,6 +216,17 @@ def show(
     out.print("\ntry it by hand:")
     for step in _manual_steps(scenario, chosen, pki):
         out.print(f"  {step}")
+    if backend == "nginx":
+        from lab.nginx_config import show_text
+        out.print("\nnginx (example ports; `tlslab up --backend nginx` renders the same with free ports):")
+        out.print(show_text(scenario, chosen))
+
+
+def _nginx_show_json(scenario: Scenario, direction: Direction) -> dict[str, Any]:
+    from lab.nginx_config import explain
+    info = explain(scenario, direction)
+    return {"lab_role": info.lab_role, "fault": info.fault,
+            "resolutions": {r.resolution: {role: "\n".join(d) for role, d in r.diffs} for r in info.resolutions}}
 
 
 # ---------------------------------------------------------------------------------------- run
@@ -296,6 +315,7 @@ def run(
     all_: Annotated[bool, typer.Option("--all", help="Run every scenario.")] = False,
     client: Annotated[Optional[str], typer.Option("--client", "-c", help=f"Comma-separated clients, or 'all'. Default: python-ssl,pyopenssl,openssl,curl. Known: {', '.join(PROBES)}.", show_default=False)] = None,
     backend: BackendOpt = "twisted",
+    image: ImageOpt = None,
     direction: DirectionOpt = None,
     resolution: Annotated[Optional[list[str]], typer.Option("--resolution", "-r", help="Only these resolutions (default: all).", show_default=False)] = None,
     as_json: JsonOpt = False,
@@ -327,7 +347,7 @@ def run(
         if resolution and len(selected) != 1:
             raise UserInputError("--resolution needs exactly one scenario")
         probes = make_probes(parse_clients(client))
-        harness = Harness(make_backend(backend), probes, _pki(certs, quiet=as_json), _Progress(not as_json))
+        harness = Harness(make_backend(backend, image), probes, _pki(certs, quiet=as_json), _Progress(not as_json))
         if os.environ.get("CI") == "true" and harness.unavailable:
             raise EnvironmentError_("under CI=true every selected client must run: " + "; ".join(
                 f"{k}: {v}" for k, v in harness.unavailable.items()))
@@ -358,6 +378,7 @@ def up(
     scenario_id: Annotated[str, typer.Argument(metavar="SCENARIO", help="A scenario id (see 'tlslab list').")],
     resolution: Annotated[Optional[str], typer.Option("--resolution", "-r", help="Apply this resolution.", show_default=False)] = None,
     backend: BackendOpt = "twisted",
+    image: ImageOpt = None,
     direction: DirectionOpt = None,
     port: Annotated[int, typer.Option("--port", "-p", help="Port of the front endpoint (0: a free one).")] = 0,
     bind: Annotated[str, typer.Option("--bind", help="Address to listen on. The lab's servers are for this machine only; change it only if you mean to expose them.")] = "127.0.0.1",
@@ -389,7 +410,7 @@ def up(
         server, client = scenario.specs(res)
         request = DeployRequest(scenario, server, client, chosen, _pki(certs, quiet=as_json), bind=bind, port=port)
         try:
-            with deployed(make_backend(backend), request) as deployment, recorded_up({"scenario": scenario.id}):
+            with deployed(make_backend(backend, image), request) as deployment, recorded_up({"scenario": scenario.id}):
                 line = {"scenario": scenario.id, "resolution": res.name if res else None, "direction": chosen.value,
                         "backend": backend, "pid": os.getpid(),
                         "endpoints": [e.as_json() for e in deployment.endpoints]}
@@ -473,6 +494,14 @@ def certs_(
     for r in rows:
         table.add_row(r["name"], r["role"], r["validity"], r["subject"], r["description"])
     out.print(table)
+
+
+# ------------------------------------------------------------------- nginx: image and export
+from lab.commands.export import export_app  # noqa: E402 - sub-apps of the nginx backend
+from lab.commands.image import image_app  # noqa: E402
+
+app.add_typer(image_app, name="image")
+app.add_typer(export_app, name="export")
 
 
 @app.callback(invoke_without_command=True)

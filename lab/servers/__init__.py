@@ -20,8 +20,13 @@ def _nginx() -> Backend:
 BACKENDS: dict[str, Callable[[], Backend]] = {"twisted": _twisted, "nginx": _nginx}
 
 
-def make_backend(name: str) -> Backend:
-    try:
-        return BACKENDS[name]()
-    except KeyError:
-        raise UserInputError(f"--backend: unknown backend {name!r}; choose from {', '.join(BACKENDS)}") from None
+def make_backend(name: str, image: str | None = None) -> Backend:
+    """The backend named `name`; `image` (nginx only) runs another nginx image, e.g. an official one."""
+    if name not in BACKENDS:
+        raise UserInputError(f"--backend: unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
+    if image is not None:
+        if name != "nginx":
+            raise UserInputError("--image applies to --backend nginx only")
+        from lab.servers.nginx_backend import NginxBackend
+        return NginxBackend(image)
+    return BACKENDS[name]()

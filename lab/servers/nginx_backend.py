@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import http.client
 import itertools
+import os
 import shutil
 import signal
 import socket
@@ -34,7 +35,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -44,6 +44,7 @@ from lab.dockerutil import LABEL, RUN_LABEL, container_logs, docker_client, owne
 from lab.errors import EnvironmentError_, PortInUse
 from lab.nginx_config import CONF_DIR, CONF_FILE, LOG_DIR, NginxConfig, error_lines, render_gateway, render_server
 from lab.probes.base import Target
+from lab.runstate import SweepResult
 from lab.scenario import Direction
 from lab.servers.base import Deployment, DeployRequest, Endpoint, endpoint_files
 from lab.servers.twisted_backend import TwistedBackend
@@ -55,12 +56,6 @@ PORT_ATTEMPTS = 4  # a freshly picked port can be taken by someone else before n
 
 class NginxStartError(EnvironmentError_):
     """nginx did not come up (or did not take a new configuration); the message carries its logs."""
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    what: str
-    action: str
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -110,7 +105,7 @@ class NginxBackend:
     name = "nginx"
 
     def __init__(self, image: str | None = None) -> None:
-        self.image = image
+        self.image = image or os.environ.get("TLSLAB_NGINX_IMAGE") or None
         self.run_id = uuid.uuid4().hex
         self._client: Any = None
         self._image_tag: str | None = None
@@ -236,22 +231,28 @@ class NginxBackend:
         """A new container; removed again (with its directories) if it does not come up."""
         inst = _Instance(None, Path(tempfile.mkdtemp(prefix="tlslab-nginx-conf-")),
                          Path(tempfile.mkdtemp(prefix="tlslab-nginx-log-")))
+        name = f"tlslab-nginx-{self.run_id[:8]}-{next(self._count)}"
         try:
             generation = f"{self.run_id[:8]}-{inst.generation + 1}"
             config = self._render(request, upstream, port, control, generation)
             config.write(inst.conf_dir, request.pki)
             role = "gateway" if upstream is not None else "router"
-            inst.container = self.client.containers.run(
+            # create, then start: a Ctrl-C during start still finds the container to remove
+            inst.container = self.client.containers.create(
                 self.image_tag(), entrypoint=["/usr/sbin/nginx"], command=["-c", CONF_FILE, "-g", "daemon off;"],
-                detach=True, network_mode="host", labels=owner_labels(self.run_id, request.scenario.id, role),
-                name=f"tlslab-nginx-{self.run_id[:8]}-{next(self._count)}", stop_signal="SIGQUIT",
+                network_mode="host", labels=owner_labels(self.run_id, request.scenario.id, role),
+                name=name, stop_signal="SIGQUIT",
                 volumes={str(inst.conf_dir): {"bind": CONF_DIR, "mode": "ro"},
                          str(inst.log_dir): {"bind": LOG_DIR, "mode": "rw"}},
             )
+            inst.container.start()
             inst.generation += 1
             self._wait_ready(inst, control, generation, 0, starting=True)
             return inst, config
         except BaseException:
+            if inst.container is None:  # interrupted inside create: the engine may have made it anyway
+                with contextlib.suppress(Exception):
+                    self.client.containers.get(name).remove(force=True)
             inst.remove()
             raise
 
@@ -327,20 +328,24 @@ def _get(port: int) -> str | None:
 
 def sweep(run_id: str | None = None) -> list[SweepResult]:
     """Remove the lab's nginx containers (all of them, or one run's): ``tlslab down`` after a ``kill -9``."""
+    from docker.errors import NotFound
     client = docker_client(timeout=30)
     filters = [f"{LABEL}=1"] + ([f"{RUN_LABEL}={run_id}"] if run_id else [])
     results = []
-    for container in client.containers.list(all=True, filters={"label": filters}):
+    for container in client.containers.list(all=True, filters={"label": filters}, ignore_removed=True):
         name = container.name
+        what = f"container {name} ({container.labels.get('tlslab.scenario', '?')})"
         try:
             container.remove(force=True)
-            results.append(SweepResult(f"container {name} ({container.labels.get('tlslab.scenario', '?')})", "removed"))
+            results.append(SweepResult(what, "removed"))
+        except NotFound:
+            results.append(SweepResult(what, "already gone"))
         except Exception as exc:  # noqa: BLE001 - report and go on with the others
-            results.append(SweepResult(f"container {name}", f"could not remove: {exc}"))
+            results.append(SweepResult(what, f"could not remove: {exc}"))
     return results
 
 
 def lab_containers(run_id: str | None = None) -> list[Any]:
     """The lab's containers that exist now (for tests and the benchmark's leftover count)."""
     filters = [f"{LABEL}=1"] + ([f"{RUN_LABEL}={run_id}"] if run_id else [])
-    return list(docker_client(timeout=30).containers.list(all=True, filters={"label": filters}))
+    return list(docker_client(timeout=30).containers.list(all=True, filters={"label": filters}, ignore_removed=True))
