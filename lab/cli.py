@@ -39,7 +39,7 @@ from lab.servers.base import DeployRequest
 from lab.specs import ClientSpec, ServerSpec, spec_as_dict, spec_diff
 
 out = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
 
 app = typer.Typer(
     name="tlslab",
@@ -72,6 +72,10 @@ def _errors() -> Iterator[None]:
         yield
     except LabError as exc:
         _fail(exc)
+    except KeyboardInterrupt:
+        # Context managers have already stopped every server, probe process and container.
+        err.print("\ninterrupted; nothing left running.")
+        raise typer.Exit(130) from None
 
 
 def _catalog(scenarios: Path | None) -> Catalog:
@@ -290,17 +294,17 @@ def _print_report(report: RunReport, verbose: bool) -> None:
                           end_section=i == len(result.phases) - 1)
     out.print(table)
     failures = [(r, p, c) for r in report.results for p in r.phases for c in p.checks if not c.passed]
-    for r, p, c in failures if failures else []:
-        out.print(Text(f"✗ {r.scenario} / {p.resolution or 'fault'} / {c.client}: {c.note}", style="red"))
-        if c.outcome and verbose:
-            out.print(f"    raw: {c.outcome.raw}")
+    for r, p, check in failures:
+        out.print(Text(f"✗ {r.scenario} / {p.resolution or 'fault'} / {check.client}: {check.note}", style="red"))
+        if check.outcome and verbose:
+            out.print(f"    raw: {check.outcome.raw}")
     if verbose:
         for r in report.results:
             for p in r.phases:
-                for c in p.checks:
-                    if c.outcome and c.passed:
-                        out.print(f"  {r.scenario} / {p.resolution or 'fault'} / {c.client}: {c.outcome.raw}"
-                                  + (f"  [gateway: {c.outcome.upstream_raw}]" if c.outcome.upstream_raw else ""))
+                for check in p.checks:
+                    if check.outcome and check.passed:
+                        out.print(f"  {r.scenario} / {p.resolution or 'fault'} / {check.client}: {check.outcome.raw}"
+                                  + (f"  [gateway: {check.outcome.upstream_raw}]" if check.outcome.upstream_raw else ""))
     for client, reason in report.unavailable.items():
         out.print(Text(f"! {client} could not run: {reason}", style="yellow"))
     total = sum(len(p.checks) for r in report.results for p in r.phases)
@@ -398,7 +402,6 @@ def up(
 
       tlslab up protocol-mismatch --resolution upgrade-backend-tls12 --json
     """
-    _raise_on_sigterm()
     with _errors():
         scenario = _catalog(scenarios).get(scenario_id)
         res = scenario.resolution(resolution) if resolution else None
@@ -512,8 +515,9 @@ def _root(version: Annotated[bool, typer.Option("--version", help="Print the ver
 
 
 def main() -> None:
+    _raise_on_sigterm()
     try:
-        app()
+        app(standalone_mode=True)
     except KeyboardInterrupt:
         err.print("interrupted; nothing left running.")
         sys.exit(130)

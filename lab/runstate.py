@@ -31,19 +31,24 @@ class SweepResult:
 def recorded_up(info: dict[str, Any]) -> Iterator[Path]:
     """Record this process as a running ``tlslab up`` for as long as the block runs."""
     path = state_dir() / f"up-{os.getpid()}.json"
-    path.write_text(json.dumps({"pid": os.getpid(), "started": time.time(), **info}))
+    path.write_text(json.dumps({"pid": os.getpid(), "started": time.time(), "cmdline": _cmdline(os.getpid()), **info}))
     try:
         yield path
     finally:
         path.unlink(missing_ok=True)
 
 
-def _is_tlslab(pid: int) -> bool:
+def _cmdline(pid: int) -> str | None:
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", "replace")
     except OSError:
-        return False
-    return b"tlslab" in cmdline or b"lab.cli" in cmdline
+        return None
+
+
+def _is_recorded_process(pid: int, cmdline: str | None) -> bool:
+    """Alive and still the process we recorded (not a reused pid)."""
+    current = _cmdline(pid)
+    return current is not None and current == cmdline
 
 
 def sweep_up_processes(timeout: float = 5.0) -> list[SweepResult]:
@@ -56,15 +61,16 @@ def sweep_up_processes(timeout: float = 5.0) -> list[SweepResult]:
             path.unlink(missing_ok=True)
             continue
         label = f"tlslab up process {pid} ({info.get('scenario', '?')})"
-        if pid == os.getpid() or not _is_tlslab(pid):
+        recorded = info.get("cmdline")
+        if pid == os.getpid() or not _is_recorded_process(pid, recorded):
             path.unlink(missing_ok=True)
             results.append(SweepResult(label, "already gone"))
             continue
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _is_tlslab(pid) and time.monotonic() < deadline:
+        while _is_recorded_process(pid, recorded) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if _is_tlslab(pid):
+        if _is_recorded_process(pid, recorded):
             os.kill(pid, signal.SIGKILL)
         path.unlink(missing_ok=True)
         results.append(SweepResult(label, "stopped"))

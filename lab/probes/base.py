@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
 
 from lab.pki import Pki
 from lab.specs import ClientSpec
@@ -94,35 +93,30 @@ def which(tool: str) -> str | None:
     return shutil.which(tool, path=os.environ.get("PATH"))
 
 
-class Probe(Protocol):
-    """A client. ``run`` never raises for a TLS failure: that is the outcome."""
+class Probe:
+    """A client. ``run`` never raises for a TLS failure: that is the outcome.
 
-    name: str
-    description: str
-
-    def unavailable_reason(self) -> str | None:
-        """Why this probe cannot run on this machine (e.g. a missing tool), or None."""
-
-    def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome: ...
-
-    def __enter__(self) -> "Probe": ...
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None: ...
-
-
-class ProbeBase:
-    """Default no-op lifecycle: probes that keep a process (a JVM, a browser) override enter/exit."""
+    The lifecycle is a no-op by default; probes that keep a process (a JVM, a browser)
+    start it in ``__enter__`` and stop it in ``__exit__``. The harness enters every probe
+    once per run.
+    """
 
     name = "probe"
     description = ""
 
     def unavailable_reason(self) -> str | None:
+        """Why this probe cannot run on this machine (e.g. a missing tool), or None."""
         return None
 
-    def __enter__(self) -> "ProbeBase":
+    def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome:
+        raise NotImplementedError
+
+    def __enter__(self) -> "Probe":
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         return None
+
+
+ProbeBase = Probe  # the name probe modules subclass
