@@ -179,7 +179,8 @@ with backend.deploy(DeployRequest(scenario, scenario.server, scenario.client, sc
 """
 
 
-def test_sweep_removes_container_of_killed_process(certs_dir: Path, pki: Pki) -> None:
+def test_tlslab_down_removes_container_of_killed_process(certs_dir: Path, pki: Pki,
+                                                        cli_env: dict[str, str]) -> None:
     require_docker()
     proc = subprocess.Popen([sys.executable, "-c", _DEPLOY_AND_HANG, str(certs_dir)], cwd=REPO,
                             stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -189,11 +190,16 @@ def test_sweep_removes_container_of_killed_process(certs_dir: Path, pki: Pki) ->
         line = proc.stdout.readline()
         assert line, "the deploying process died before it was ready"
         run_id = json.loads(line)["run"]
+        (container,) = lab_containers(run_id)
+        assert any(r.action.startswith("kept") for r in sweep() if container.name in r.what), \
+            "a live run's container is not a leftover"
         proc.kill()  # kill -9: no finally runs, the container stays
         proc.wait(timeout=30)
         assert len(lab_containers(run_id)) == 1
-        removed = sweep(run_id)
-        assert [r.action for r in removed] == ["removed"]
+        down = subprocess.run([sys.executable, "-m", "lab", "down", "--json"], cwd=REPO, capture_output=True,
+                              text=True, timeout=120, env={**cli_env, "PYTHONPATH": str(REPO)})
+        assert down.returncode == 0, down.stderr
+        assert {"what": f"container {container.name} (expired-server-cert)", "action": "removed"} in json.loads(down.stdout)
         assert not lab_containers(run_id)
     finally:
         if proc.poll() is None:

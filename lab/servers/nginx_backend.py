@@ -40,7 +40,8 @@ from types import TracebackType
 from typing import Any
 
 from lab.docker_image import resolve_image
-from lab.dockerutil import LABEL, RUN_LABEL, container_logs, docker_client, owner_labels, unavailable_reason
+from lab.dockerutil import (HOST_LABEL, LABEL, PID_LABEL, RUN_LABEL, SCENARIO_LABEL, container_logs, docker_client,
+                            owner_labels, unavailable_reason)
 from lab.errors import EnvironmentError_, PortInUse
 from lab.nginx_config import CONF_DIR, CONF_FILE, LOG_DIR, NginxConfig, error_lines, render_gateway, render_server
 from lab.probes.base import Target
@@ -326,15 +327,38 @@ def _get(port: int) -> str | None:
         conn.close()
 
 
+def _owner_alive(labels: dict[str, str]) -> int | None:
+    """The owning process's pid if it is still running on this host (its containers are not leftovers)."""
+    pid = labels.get(PID_LABEL, "")
+    if labels.get(HOST_LABEL) != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return int(pid)
+    return int(pid)
+
+
 def sweep(run_id: str | None = None) -> list[SweepResult]:
-    """Remove the lab's nginx containers (all of them, or one run's): ``tlslab down`` after a ``kill -9``."""
+    """Remove leftovers: the lab's containers whose owning process is gone (``tlslab down`` after a kill -9).
+
+    With `run_id`, that run's containers whatever their owner's state. Containers of a run still in
+    progress on this host are kept (its own exit removes them); exported compose projects, which have
+    no owning process, are removed too.
+    """
     from docker.errors import NotFound
     client = docker_client(timeout=30)
     filters = [f"{LABEL}=1"] + ([f"{RUN_LABEL}={run_id}"] if run_id else [])
     results = []
     for container in client.containers.list(all=True, filters={"label": filters}, ignore_removed=True):
         name = container.name
-        what = f"container {name} ({container.labels.get('tlslab.scenario', '?')})"
+        what = f"container {name} ({container.labels.get(SCENARIO_LABEL) or container.labels.get('tlslab.export', '?')})"
+        owner = None if run_id else _owner_alive(container.labels)
+        if owner is not None:
+            results.append(SweepResult(what, f"kept: its run (process {owner}) is still going"))
+            continue
         try:
             container.remove(force=True)
             results.append(SweepResult(what, "removed"))
