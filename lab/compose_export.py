@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lab.docker_image import compose_dir
 from lab.errors import UserInputError
-from lab.nginx_config import explain, render_roles
+from lab.nginx_config import directive_diff, render_roles
 from lab.pki import Pki
 from lab.probes import curl, openssl_cli
 from lab.probes.base import ClientFiles, Target
@@ -83,19 +83,19 @@ def export_compose(scenario: Scenario, outdir: Path, pki: Pki, *, image: str, di
         (outdir / "logs" / SERVICE[role]).mkdir(parents=True, exist_ok=True)
 
     resolution_lines: list[str] = []
-    info = explain(scenario, direction)
-    for r, shown in zip(scenario.resolutions, info.resolutions):
+    for r in scenario.resolutions:
         server, client = r.apply(scenario.server, scenario.client)
         fixed = render_roles(scenario, server, client, direction, tls_port=tls_port, gateway_port=gateway_port)
         rdir = outdir / "resolutions" / r.name
         for role, config in fixed.items():
             config.write(rdir / SERVICE[role], pki)
-        exported_diff = [line.replace("/nginx.conf (fault)", "/nginx.conf").replace(f"/nginx.conf ({r.name})",
-                         f"/nginx.conf") for _, d in shown.diffs for line in d]
-        (outdir / "resolutions" / f"{r.name}.diff").write_text("\n".join(exported_diff) + "\n" if exported_diff
+        diffs = {role: d for role in fault if (d := directive_diff(
+            fault[role].text, fixed[role].text, f"{SERVICE[role]}/nginx.conf", f"{SERVICE[role]}/nginx.conf"))}
+        lines = [line for d in diffs.values() for line in d]
+        (outdir / "resolutions" / f"{r.name}.diff").write_text("\n".join(lines) + "\n" if lines
                                                                  else "# no nginx change: the fix is on the client\n")
         resolution_lines.append(f"  {r.name}{' (recommended)' if r.recommended else ''}: {r.summary}")
-        changed = [role for role, _ in shown.diffs]
+        changed = list(diffs)
         for role in changed:
             svc = SERVICE[role]
             resolution_lines.append(f"    cp -r resolutions/{r.name}/{svc}/. {svc}/ && docker compose kill -s SIGHUP {svc}")

@@ -254,3 +254,27 @@ def test_docker_unavailable_says_how_to_start_it(monkeypatch: pytest.MonkeyPatch
     # the Twisted backend does not need Docker
     report = Harness(make_backend("twisted"), make_probes(["python-ssl"]), pki).run([catalog.get("expired-server-cert")])
     assert report.passed
+
+
+def test_image_option_runs_another_local_image(catalog: Catalog, pki: Pki) -> None:
+    """--image: any local nginx image runs the same configuration (here the lab's, under another name)."""
+    require_docker()
+    from lab.docker_image import build_image
+    client = docker_client()
+    alias = f"tlslab-test/nginx-alias:{os.getpid()}"
+    client.images.get(build_image(client).tag).tag(alias)
+    try:
+        report = Harness(make_backend("nginx", alias), make_probes(["python-ssl"]), pki).run(
+            [catalog.get("hostname-mismatch")])
+        assert report.passed
+    finally:
+        client.images.remove(alias)  # removes the alias tag only: the lab image stays
+
+
+def test_image_option_names_what_to_do_when_missing(catalog: Catalog, pki: Pki) -> None:
+    require_docker()
+    harness = Harness(make_backend("nginx", "nginx:0.0-not-here"), make_probes(["python-ssl"]), pki)
+    result = harness.run([catalog.get("hostname-mismatch")]).results[0]
+    assert result.error and "docker pull nginx:0.0-not-here" in result.error and "tlslab image build" in result.error
+    with pytest.raises(LabError, match="--backend nginx only"):
+        make_backend("twisted", "nginx:1.25")
