@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Protocol
 
 from lab.pki import Pki
-from lab.specs import ClientSpec
+from lab.specs import ClientSpec, RevocationMode
 from lab.symptoms import Kind, Symptom, http_symptom, normalise
 
 MAX_RESPONSE = 64 * 1024
@@ -103,6 +103,12 @@ class Probe(Protocol):
     def unavailable_reason(self) -> str | None:
         """Why this probe cannot run on this machine (e.g. a missing tool), or None."""
 
+    def unsupported_reason(self, spec: ClientSpec) -> str | None:
+        """Why this probe cannot realise `spec` (e.g. a revocation mode it has no API for), or None.
+
+        The harness reports such a probe *not applicable* for that phase, with this reason.
+        """
+
     def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome: ...
 
     def __enter__(self) -> "Probe": ...
@@ -112,12 +118,34 @@ class Probe(Protocol):
 
 
 class ProbeBase:
-    """Default no-op lifecycle: probes that keep a process (a JVM, a browser) override enter/exit."""
+    """Default no-op lifecycle: probes that keep a process (a JVM, a browser) override enter/exit.
+
+    A probe declares what it can realise of a client spec: the revocation modes it can check
+    (:attr:`revocation_modes`) and whether it can run with a skewed clock
+    (:meth:`clock_offset_reason`). Anything else is "not applicable", with the reason.
+    """
 
     name = "probe"
     description = ""
+    revocation_modes: frozenset[RevocationMode] = frozenset({RevocationMode.NONE})
+    revocation_note = "it has no API to check OCSP"  # why the other modes are missing
 
     def unavailable_reason(self) -> str | None:
+        return None
+
+    def clock_offset_reason(self) -> str | None:
+        """Why this probe cannot run with a clock offset (None: it can)."""
+        return "it cannot run with a clock other than the machine's"
+
+    def unsupported_reason(self, spec: ClientSpec) -> str | None:
+        if spec.revocation not in self.revocation_modes:
+            modes = ", ".join(sorted(m.value for m in self.revocation_modes))
+            return (f"{self.name} cannot check revocation as '{spec.revocation.value}': "
+                    f"{self.revocation_note} (supports: {modes})")
+        if spec.clock_offset_days:
+            why = self.clock_offset_reason()
+            if why:
+                return f"{self.name} cannot skew its clock by {spec.clock_offset_days:+g} days: {why}"
         return None
 
     def __enter__(self) -> "ProbeBase":
