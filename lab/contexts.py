@@ -86,10 +86,9 @@ def _base_server_context(spec: ServerSpec, pki: Pki) -> SSL.Context:
     if spec.client_auth:
         store = ctx.get_cert_store()
         assert store is not None
-        cas = [crypto.X509.from_cryptography(pki.cert(n)) for n in spec.client_cas]
-        for ca in cas:
-            store.add_cert(ca)
-        ctx.set_client_ca_list([ca.get_subject() for ca in cas])
+        for name in spec.client_cas:
+            store.add_cert(crypto.X509.from_cryptography(pki.cert(name)))  # X509Store wants pyOpenSSL's type
+            ctx.add_client_ca(pki.cert(name))  # the CA names sent in CertificateRequest
         ctx.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, lambda *args: bool(args[-1]))
     return ctx
 

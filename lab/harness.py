@@ -60,6 +60,7 @@ class Phase:
     summary: str
     changes: tuple[Change, ...]
     checks: tuple[Check, ...]
+    expected: tuple[Symptom, ...] = (OK,)  # the scenario's default expectation for this phase
     config_text: str | None = None
 
     @property
@@ -155,8 +156,7 @@ def _judge(client: str, outcome: Outcome, expected: tuple[Symptom, ...]) -> Chec
 def _not_applicable(probe: Probe, spec: ClientSpec, scenario: Scenario, fault: bool) -> str | None:
     """Why `probe` cannot observe this phase: it cannot realise the client spec (its own
     declaration), or, with the fault in place, the scenario says it cannot see this fault."""
-    unsupported = getattr(probe, "unsupported_reason", None)  # probes predating the method support everything
-    why = unsupported(spec) if unsupported else None
+    why = probe.unsupported_reason(spec)
     if why is None and fault:
         why = scenario.expect.not_applicable.get(probe.name)
     return why
@@ -222,7 +222,7 @@ class Harness:
             checks = self._probe_all(scenario, deployment, client, files, resolution is None)
         return Phase(resolution.name if resolution else None,
                      resolution.summary if resolution else scenario.fault, changes, checks,
-                     deployment.config_text)
+                     (OK,) if resolution else scenario.expect.default, deployment.config_text)
 
     def _probe_all(self, scenario: Scenario, deployment: Deployment, client_spec: object, files: ClientFiles,
                    fault: bool) -> tuple[Check, ...]:

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -246,9 +245,11 @@ class _LabBuilder:
 
 def _generate(directory: Path, now: dt.datetime) -> None:
     """Generate the whole catalogue into `directory` (an empty staging directory)."""
+    import trustme  # only needed when generating, which is rare: keep start-up fast
+
     lab = _LabBuilder(now)
     lab_material: dict[str, tuple[x509.Certificate, rsa.RSAPrivateKey]] = {}
-    trustme_cas: dict[str, trustme.CA] = {}
+    trustme_cas: dict[str, "trustme.CA"] = {}
     for entry in CATALOGUE:
         if entry.source == "lab":
             parent = lab_material.get(entry.issuer) if entry.issuer else None

@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
 
 from lab.pki import Pki
 from lab.specs import ClientSpec, RevocationMode
@@ -94,35 +93,17 @@ def which(tool: str) -> str | None:
     return shutil.which(tool, path=os.environ.get("PATH"))
 
 
-class Probe(Protocol):
-    """A client. ``run`` never raises for a TLS failure: that is the outcome."""
+class Probe:
+    """A client. ``run`` never raises for a TLS failure: that is the outcome.
 
-    name: str
-    description: str
-
-    def unavailable_reason(self) -> str | None:
-        """Why this probe cannot run on this machine (e.g. a missing tool), or None."""
-
-    def unsupported_reason(self, spec: ClientSpec) -> str | None:
-        """Why this probe cannot realise `spec` (e.g. a revocation mode it has no API for), or None.
-
-        The harness reports such a probe *not applicable* for that phase, with this reason.
-        """
-
-    def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome: ...
-
-    def __enter__(self) -> "Probe": ...
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None: ...
-
-
-class ProbeBase:
-    """Default no-op lifecycle: probes that keep a process (a JVM, a browser) override enter/exit.
+    The lifecycle is a no-op by default; probes that keep a process (a JVM, a browser)
+    start it in ``__enter__`` and stop it in ``__exit__``. The harness enters every probe
+    once per run.
 
     A probe declares what it can realise of a client spec: the revocation modes it can check
     (:attr:`revocation_modes`) and whether it can run with a skewed clock
-    (:meth:`clock_offset_reason`). Anything else is "not applicable", with the reason.
+    (:meth:`clock_offset_reason`). For anything else :meth:`unsupported_reason` says why, and
+    the harness reports the probe "not applicable" for that phase, never as a pass.
     """
 
     name = "probe"
@@ -131,6 +112,7 @@ class ProbeBase:
     revocation_note = "it has no API to check OCSP"  # why the other modes are missing
 
     def unavailable_reason(self) -> str | None:
+        """Why this probe cannot run on this machine (e.g. a missing tool), or None."""
         return None
 
     def clock_offset_reason(self) -> str | None:
@@ -138,6 +120,7 @@ class ProbeBase:
         return "it cannot run with a clock other than the machine's"
 
     def unsupported_reason(self, spec: ClientSpec) -> str | None:
+        """Why this probe cannot realise `spec` (a revocation mode, a skewed clock), or None."""
         if spec.revocation not in self.revocation_modes:
             modes = ", ".join(sorted(m.value for m in self.revocation_modes))
             return (f"{self.name} cannot check revocation as '{spec.revocation.value}': "
@@ -148,9 +131,15 @@ class ProbeBase:
                 return f"{self.name} cannot skew its clock by {spec.clock_offset_days:+g} days: {why}"
         return None
 
-    def __enter__(self) -> "ProbeBase":
+    def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome:
+        raise NotImplementedError
+
+    def __enter__(self) -> "Probe":
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         return None
+
+
+ProbeBase = Probe  # the name probe modules subclass

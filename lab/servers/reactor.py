@@ -27,16 +27,16 @@ def reactor() -> Any:
     with _lock:
         if _thread is None:
             ready = threading.Event()
-            _reactor.callWhenRunning(ready.set)  # type: ignore[attr-defined]
+            _reactor.callWhenRunning(ready.set)  # type: ignore[attr-defined,misc]
             _thread = threading.Thread(
-                target=_reactor.run, kwargs={"installSignalHandlers": False},  # type: ignore[attr-defined]
+                target=_reactor.run, kwargs={"installSignalHandlers": False},  # type: ignore[attr-defined,misc]
                 name="tlslab-reactor", daemon=True,
             )
             _thread.start()
             ready.wait(10)
             atexit.register(_stop)
             # A thread pool sized for probes and gateways running at once on 2 cores.
-            _reactor.suggestThreadPoolSize(16)  # type: ignore[attr-defined]
+            _reactor.suggestThreadPoolSize(16)  # type: ignore[attr-defined,misc]
     return _reactor
 
 
@@ -48,5 +48,5 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 def _stop() -> None:
     core: IReactorCore = _reactor  # type: ignore[assignment]
     if _thread is not None and _thread.is_alive() and core.running:
-        _reactor.callFromThread(_reactor.stop)  # type: ignore[attr-defined]
+        _reactor.callFromThread(_reactor.stop)  # type: ignore[attr-defined,misc]
         _thread.join(5)

@@ -54,11 +54,13 @@ class _HttpsResponder(protocol.Protocol, TimeoutMixin):
         if b"\r\n\r\n" in self.buffer or len(self.buffer) > MAX_REQUEST:
             self.setTimeout(None)
             head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
-            self.transport.write(head + b"Content-Length: %d\r\n\r\n" % len(self.body) + self.body)
-            self.transport.loseConnection()
+            transport: Any = self.transport
+            transport.write(head + b"Content-Length: %d\r\n\r\n" % len(self.body) + self.body)
+            transport.loseConnection()
 
     def timeoutConnection(self) -> None:
-        self.transport.abortConnection()
+        transport: Any = self.transport
+        transport.abortConnection()
 
     def connectionLost(self, reason: Any = None) -> None:
         self.setTimeout(None)
@@ -186,7 +188,7 @@ class TwistedBackend:
     @contextlib.contextmanager
     def _deploy(self, request: DeployRequest, staple: Callable[[], bytes] | None, extra: tuple[Endpoint, ...],
                 server_log: Callable[[], list[str]]) -> Iterator[Deployment]:
-        ports: list[IListeningPort] = []
+        ports: list[Any] = []  # IListeningPort
         try:
             southbound = request.direction is Direction.SOUTHBOUND
             tls_port = self._listen(lambda: _listen_tls(request, 0 if southbound else request.port, staple),
@@ -221,7 +223,7 @@ class TwistedBackend:
                 lab_reactor.call(port.stopListening)
 
     @staticmethod
-    def _listen(start: Any, request: DeployRequest, port: int) -> IListeningPort:
+    def _listen(start: Any, request: DeployRequest, port: int) -> Any:
         try:
             return lab_reactor.call(start)  # type: ignore[no-any-return]
         except CannotListenError as exc:

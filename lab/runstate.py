@@ -1,0 +1,89 @@
+"""Bookkeeping for ``tlslab up`` processes, so ``tlslab down`` can stop what a crashed shell left behind.
+
+In-process servers die with their process; what can outlive a terminal is the ``tlslab up``
+process itself (a closed terminal, a CI step killed mid-way). Each one records a small JSON
+file; ``down`` stops the recorded processes that are still alive and removes stale records.
+Backends with out-of-process parts (docker containers) add their own sweepers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab.paths import state_dir
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    what: str  # e.g. "tlslab up process 1234 (sni-required)" or "container tlslab-…"
+    action: str  # "stopped", "removed", "already gone"
+
+
+@contextlib.contextmanager
+def recorded_up(info: dict[str, Any]) -> Iterator[Path]:
+    """Record this process as a running ``tlslab up`` for as long as the block runs."""
+    path = state_dir() / f"up-{os.getpid()}.json"
+    path.write_text(json.dumps({"pid": os.getpid(), "started": time.time(), "cmdline": _cmdline(os.getpid()), **info}))
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _cmdline(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
+def _is_recorded_process(pid: int, cmdline: str | None) -> bool:
+    """Alive and still the process we recorded (not a reused pid)."""
+    current = _cmdline(pid)
+    return current is not None and current == cmdline
+
+
+def sweep_up_processes(timeout: float = 5.0) -> list[SweepResult]:
+    results: list[SweepResult] = []
+    for path in sorted(state_dir().glob("up-*.json")):
+        try:
+            info = json.loads(path.read_text())
+            pid = int(info["pid"])
+        except (OSError, ValueError, KeyError):
+            path.unlink(missing_ok=True)
+            continue
+        label = f"tlslab up process {pid} ({info.get('scenario', '?')})"
+        recorded = info.get("cmdline")
+        if pid == os.getpid() or not _is_recorded_process(pid, recorded):
+            path.unlink(missing_ok=True)
+            results.append(SweepResult(label, "already gone"))
+            continue
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _is_recorded_process(pid, recorded) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _is_recorded_process(pid, recorded):
+            os.kill(pid, signal.SIGKILL)
+        path.unlink(missing_ok=True)
+        results.append(SweepResult(label, "stopped"))
+    return results
+
+
+Sweeper = Callable[[], list[SweepResult]]
+SWEEPERS: list[Sweeper] = [sweep_up_processes]
+
+
+def sweep_all() -> list[SweepResult]:
+    """Run every registered sweeper (``tlslab down``)."""
+    results: list[SweepResult] = []
+    for sweeper in SWEEPERS:
+        results.extend(sweeper())
+    return results

@@ -1,0 +1,81 @@
+"""Every APIGEE scenario on the in-process backend, with the four default probes.
+
+Each test is a negative control: with the fault, every client must show the documented
+symptom; after each resolution the same clients must succeed. The last tests prove the
+check itself can fail: a scenario whose "fault" is already fixed must not pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from lab.harness import APP, Harness
+from lab.pki import Pki
+from lab.probes import DEFAULT_PROBES, make_probes
+from lab.scenario import Catalog, Direction
+from lab.servers import make_backend
+from lab.symptoms import Kind
+
+from conftest import APIGEE_IDS, require_tool
+
+
+@pytest.fixture(scope="module")
+def harness(pki: Pki) -> Harness:
+    require_tool("openssl")
+    require_tool("curl")
+    return Harness(make_backend("twisted"), make_probes(list(DEFAULT_PROBES)), pki)
+
+
+def _explain(result) -> str:  # type: ignore[no-untyped-def]
+    return "\n".join(
+        f"{p.resolution or 'fault'} / {c.client}: {c.note} | raw: {c.outcome.raw if c.outcome else '-'}"
+        for p in result.phases for c in p.checks if not c.passed
+    ) or (result.error or "")
+
+
+@pytest.mark.parametrize("scenario_id", APIGEE_IDS)
+def test_documented_direction(harness: Harness, catalog: Catalog, scenario_id: str) -> None:
+    scenario = catalog.get(scenario_id)
+    result = harness.run_scenario(scenario)
+    assert result.passed, _explain(result)
+    fault, *fixes = result.phases
+    assert len(fixes) == len(scenario.resolutions)
+    assert all(not c.outcome.ok for c in fault.checks if c.outcome), "a fault phase must fail for every client"
+    assert all(c.outcome and c.outcome.ok for fix in fixes for c in fix.checks)
+    if scenario.direction is Direction.SOUTHBOUND:
+        app = next(c for c in fault.checks if c.client == APP)
+        assert app.outcome and app.outcome.http_status == 503
+        assert app.outcome.upstream_raw and "upstream TLS handshake" in app.outcome.upstream_raw
+
+
+@pytest.mark.parametrize("scenario_id", APIGEE_IDS)
+def test_other_direction(harness: Harness, catalog: Catalog, scenario_id: str) -> None:
+    """The direction-neutral faults run either way (CATALOG.md)."""
+    scenario = catalog.get(scenario_id)
+    other = Direction.NORTHBOUND if scenario.direction is Direction.SOUTHBOUND else Direction.SOUTHBOUND
+    result = harness.run_scenario(scenario, other)
+    assert result.passed, _explain(result)
+    has_app = any(c.client == APP for c in result.phases[0].checks)
+    assert has_app == (other is Direction.SOUTHBOUND)
+
+
+@pytest.mark.parametrize("scenario_id", APIGEE_IDS)
+def test_check_fails_without_the_fault(harness: Harness, catalog: Catalog, scenario_id: str) -> None:
+    """Negative control of the control: replace the fault by the first fix; the run must fail."""
+    scenario = catalog.get(scenario_id)
+    server, client = scenario.specs(scenario.resolutions[0])
+    healed = dataclasses.replace(scenario, server=server, client=client)
+    result = harness.run_scenario(healed)
+    assert not result.passed
+    assert not result.phases[0].passed
+    assert all(c.outcome and c.outcome.symptom.kind is Kind.OK for c in result.phases[0].checks)
+
+
+def test_check_fails_when_the_fix_does_not_fix(harness: Harness, catalog: Catalog) -> None:
+    scenario = catalog.get("expired-server-cert")
+    broken_fix = dataclasses.replace(scenario.resolutions[0], server={"certificate": "server-expired"})
+    result = harness.run_scenario(dataclasses.replace(scenario, resolutions=(broken_fix,)))
+    assert result.phases[0].passed and not result.phases[1].passed
+    assert all("expected ok" in c.note for c in result.phases[1].checks)
