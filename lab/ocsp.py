@@ -284,8 +284,12 @@ class Responder:
             self._ports.append(hole)
             self.server_url = f"http://{bind}:{hole.getHost().port}/"
 
-    def _stop(self) -> None:
-        """In the reactor thread: stop listening, drop held connections, cancel pending answers."""
+    def _stop(self) -> Any:
+        """In the reactor thread: stop listening, drop held connections, cancel pending answers.
+
+        Returns a Deferred that fires once every port is closed, so the caller waits for it.
+        """
+        from twisted.internet import defer
         for call in list(self._delayed):
             if call.active():
                 call.cancel()
@@ -293,8 +297,7 @@ class Responder:
         if self._blackhole:
             for conn in list(self._blackhole.open):
                 conn.transport.abortConnection()  # type: ignore[union-attr]
-        for port in self._ports:
-            port.stopListening()
+        return defer.gatherResults([defer.maybeDeferred(port.stopListening) for port in self._ports])
 
 
 @contextlib.contextmanager
@@ -506,7 +509,8 @@ class Stapler:
     """
 
     def __init__(self, spec: ServerSpec, pki: Pki, responder: Responder,
-                 timeout: float = STAPLE_FETCH_TIMEOUT) -> None:
+                 timeout: float = STAPLE_FETCH_TIMEOUT, *, nginx_rules: bool = False) -> None:
+        self.nginx_rules = nginx_rules  # predict nginx: only a successful, "good", in-window answer is stapled
         self.spec = spec
         self.pki = pki
         self.responder = responder
@@ -552,16 +556,116 @@ class Stapler:
         if result.der is None:
             self._note(f"no staple: {result.error}")
             return b""
-        if self.spec.ocsp_stapling_verify:
+        if self.spec.ocsp_stapling_verify or (self.nginx_rules and not self.spec.ocsp_stapling_file):
             verdict = check_response(result.der, leaf, issuer)
-            if not verdict.ok:
-                self._note(f"no staple (ssl_stapling_verify): {verdict.message}")
+            # nginx without ssl_stapling_verify skips only the signature check (OCSP_NOVERIFY);
+            # status "good" and the time window are always required (ngx_ssl_stapling_ocsp_handler).
+            unverified_ok = not self.spec.ocsp_stapling_verify and verdict.symptom.detail == "untrusted-signer"
+            if not verdict.ok and not unverified_ok:
+                rule = "ssl_stapling_verify" if self.spec.ocsp_stapling_verify else "nginx"
+                self._note(f"no staple ({rule}): {verdict.message}")
                 return b""
         self._note(f"stapling {len(result.der)} bytes from {url}"
                    + (" (ssl_stapling_file)" if self.spec.ocsp_stapling_file else ""))
         return result.der
 
 
+
+
+# ---------------------------------------------------------------------------------------------
+# For backends that run a real server (nginx): directives, files, and the first-connection problem
+
+
+@dataclass(frozen=True)
+class StaplingFiles:
+    """Files an external server reads, as paths *it* sees (inside a container, say)."""
+
+    trusted: str | None = None  # ssl_trusted_certificate: PEM of spec.ocsp_trusted, in order
+    staple: str | None = None  # ssl_stapling_file: the DER response fetched at deploy
+
+
+def nginx_stapling_directives(spec: ServerSpec, responder_url: str | None, files: StaplingFiles) -> list[str]:
+    """The nginx directives for a spec's stapling fields, one field to one directive.
+
+    `responder_url` is the URL nginx must use (the deployment's ``Responder.server_url`` as seen
+    from nginx): certificates name ``http://ocsp.lab.test/``, which never resolves, so
+    ``ssl_stapling_responder`` is always given explicitly.
+    """
+    if not spec.ocsp_stapling:
+        return []
+    lines = ["ssl_stapling on;"]
+    if spec.ocsp_stapling_verify:
+        lines.append("ssl_stapling_verify on;")
+    if files.trusted:
+        lines.append(f"ssl_trusted_certificate {files.trusted};")
+    if spec.ocsp_stapling_file and files.staple:
+        lines.append(f"ssl_stapling_file {files.staple};")
+    elif responder_url:
+        lines.append(f"ssl_stapling_responder {responder_url};")
+    return lines
+
+
+def trusted_pem(spec: ServerSpec, pki: Pki) -> bytes:
+    """The ssl_trusted_certificate file's content (empty when the spec trusts nothing extra)."""
+    return b"".join(pki.cert_path(name).read_bytes() for name in spec.ocsp_trusted)
+
+
+def fetch_staple_file(spec: ServerSpec, pki: Pki, responder: Responder, timeout: float = STAPLE_FETCH_TIMEOUT) -> bytes:
+    """The DER for ssl_stapling_file: fetched out of band from the responder itself (b"" if none)."""
+    entry = pki.entry(spec.certificate)
+    if not entry.issuer:
+        return b""
+    result = query(responder.url, pki.cert(spec.certificate), pki.cert(entry.issuer), timeout)
+    return result.der or b""
+
+
+def nginx_will_staple(spec: ServerSpec, pki: Pki, responder: Responder | None) -> bool:
+    """Whether nginx will (eventually) staple for this spec: asks the responder the way nginx would.
+
+    A backend uses it to handle nginx's lazy first fetch explicitly: when True, it waits with
+    :func:`wait_for_staple` before declaring the deployment ready; when False it need not wait.
+    """
+    if not spec.ocsp_stapling or responder is None:
+        return False
+    if spec.ocsp_stapling_file:
+        return bool(fetch_staple_file(spec, pki, responder))
+    return bool(Stapler(spec, pki, responder, nginx_rules=True).refresh())
+
+
+def wait_for_staple(host: str, port: int, servername: str, deadline_s: float = 5.0) -> bytes:
+    """Handshake repeatedly (asking for status) until the server staples; the staple, or b"" at the deadline.
+
+    nginx fetches its staple on the first handshake that asks for one and sends nothing on that
+    handshake; this is the explicit warm-up. It does not verify anything: it only looks.
+    """
+    from OpenSSL import SSL
+    from lab.probes.pyopenssl_probe import _pump  # select-driven, bounded handshake
+
+    end = time.monotonic() + deadline_s
+    while True:
+        seen: list[bytes] = []
+
+        def keep(conn: SSL.Connection, der: bytes, data: object) -> bool:
+            seen.append(der)
+            return True
+
+        ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+        ctx.set_ocsp_client_callback(keep)
+        try:
+            with socket.create_connection((host, port), timeout=max(0.2, end - time.monotonic())) as sock:
+                sock.setblocking(False)
+                conn = SSL.Connection(ctx, sock)
+                conn.set_tlsext_host_name(servername.encode("idna"))
+                conn.request_ocsp()
+                conn.set_connect_state()
+                _pump(conn, sock, conn.do_handshake, max(end, time.monotonic() + 0.5))
+        except (OSError, SSL.Error):
+            pass
+        if seen and seen[0]:
+            return seen[0]
+        if time.monotonic() >= end:
+            return b""
+        time.sleep(0.1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -637,5 +741,6 @@ def query_lab_certificate(pki: Pki, certificate: str, policy: ResponderPolicy = 
 __all__ = [
     "Authority", "ResponderPolicy", "Responder", "run_responder", "query", "QueryResult", "check_response",
     "Verdict", "Stapler", "must_staple", "request_der", "window", "STAPLE_FETCH_TIMEOUT", "LabQuery",
-    "query_lab_certificate", "openssl_ocsp_command", "aia_ocsp_url",
+    "query_lab_certificate", "openssl_ocsp_command", "aia_ocsp_url", "StaplingFiles",
+    "nginx_stapling_directives", "trusted_pem", "fetch_staple_file", "nginx_will_staple", "wait_for_staple",
 ]

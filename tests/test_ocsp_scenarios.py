@@ -173,3 +173,37 @@ def test_whole_ocsp_suite_is_fast(harness: Harness, catalog: Catalog) -> None:
     took = time.monotonic() - started
     assert report.passed
     assert took < 10, f"{took:.1f}s"
+
+
+# --- what the nginx backend will need (exercised here against the Twisted server and responder) ---
+
+def test_nginx_directives_and_prediction(pki: Pki, catalog: Catalog) -> None:
+    from lab.ocsp import (ResponderPolicy, StaplingFiles, nginx_stapling_directives, nginx_will_staple,
+                          run_responder, trusted_pem)
+    fixed = catalog.get("ocsp-stapling-off").specs(catalog.get("ocsp-stapling-off").resolutions[0])[0]
+    assert nginx_stapling_directives(fixed, "http://10.0.0.1:8080/", StaplingFiles(trusted="/etc/nginx/trusted.pem")) == [
+        "ssl_stapling on;", "ssl_stapling_verify on;", "ssl_trusted_certificate /etc/nginx/trusted.pem;",
+        "ssl_stapling_responder http://10.0.0.1:8080/;"]
+    assert trusted_pem(fixed, pki).count(b"BEGIN CERTIFICATE") == 2
+    as_file = dataclasses.replace(fixed, ocsp_stapling_file=True)
+    assert nginx_stapling_directives(as_file, "http://x/", StaplingFiles(staple="/s.der"))[-1] == "ssl_stapling_file /s.der;"
+    assert nginx_stapling_directives(catalog.get("ocsp-stapling-off").server, "http://x/", StaplingFiles()) == []
+    expected = {"ocsp-revoked": False, "ocsp-signer-untrusted": True, "ocsp-clock-skew": True,
+                "ocsp-responder-down": False, "ocsp-missing-intermediate": False, "ocsp-stapling-off": False}
+    for scenario_id, staples in expected.items():
+        spec = catalog.get(scenario_id).server
+        with run_responder(pki, ResponderPolicy.from_spec(spec)) as responder:
+            assert nginx_will_staple(spec, pki, responder) is staples, scenario_id
+
+
+def test_wait_for_staple(pki: Pki, catalog: Catalog) -> None:
+    from lab.ocsp import wait_for_staple
+    scenario = catalog.get("ocsp-stapling-off")
+    for server, staples in ((scenario.specs(scenario.resolutions[0])[0], True), (scenario.server, False)):
+        request = DeployRequest(scenario, server, scenario.client, Direction.NORTHBOUND, pki)
+        with make_backend("twisted").deploy(request) as deployment:
+            t = deployment.tls_target
+            started = time.monotonic()
+            staple = wait_for_staple(t.host, t.port, t.servername, deadline_s=0.5)
+            assert bool(staple) is staples
+            assert time.monotonic() - started < (0.3 if staples else 1.5)
