@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lab import __version__
+from lab.commands.ocsp import ocsp_app
 from lab.errors import EnvironmentError_, LabError, UserInputError
 from lab.harness import APP, Harness, Phase, RunReport, ScenarioResult, deployed
 from lab.paths import default_certs_dir
@@ -51,6 +52,8 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+app.add_typer(ocsp_app, name="ocsp")
 
 ScenariosOpt = Annotated[Optional[Path], typer.Option("--scenarios", help="Scenario directory (default: the repo's scenarios/; env TLSLAB_SCENARIOS).", show_default=False)]
 CertsOpt = Annotated[Optional[Path], typer.Option("--certs", help="Where the lab PKI lives (default: the repo's certs/; env TLSLAB_CERTS).", show_default=False)]

@@ -100,3 +100,12 @@ def test_query_command(pki, certs_dir) -> None:  # type: ignore[no-untyped-def]
     assert bad.exit_code == 2 and "no certificate named 'nope'" in bad.output
     bad_window = runner.invoke(ocsp_app, ["query", "ocsp-server", "--window", "old", "--certs", str(certs_dir)])
     assert bad_window.exit_code == 2 and "--window" in bad_window.output
+
+
+def test_query_through_the_real_command(cli_env) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "lab", "ocsp", "query", "ocsp-server-revoked", "--json"],
+                          env=cli_env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["cert_status"] == "revoked"
