@@ -15,6 +15,10 @@ Three pieces, all real:
   probe, the Twisted stapler (``ssl_stapling_verify``) and the query command all use it, so
   "valid staple" means one thing in the lab. Its messages are worded to fall into the
   ``revocation:*`` rows of :mod:`lab.symptoms`.
+* :class:`Stapler` is the server side (fetch before listening, decide what to staple), and
+  the nginx helpers (:func:`nginx_stapling_directives`, :func:`nginx_will_staple`,
+  :func:`wait_for_staple`) let a real server's backend render the same spec fields and deal
+  with nginx's lazy first fetch explicitly.
 
 Why leaves carry ``http://ocsp.lab.test/`` in AIA rather than a live URL: certificates are
 generated once and cached, while every deployment binds port 0. ``.test`` never resolves, so
