@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lab import __version__
+from lab.commands.ocsp import ocsp_app
 from lab.errors import EnvironmentError_, LabError, UserInputError
 from lab.harness import APP, Harness, Phase, RunReport, ScenarioResult, deployed
 from lab.paths import default_certs_dir
@@ -51,6 +52,8 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+app.add_typer(ocsp_app, name="ocsp")
 
 ScenariosOpt = Annotated[Optional[Path], typer.Option("--scenarios", help="Scenario directory (default: the repo's scenarios/; env TLSLAB_SCENARIOS).", show_default=False)]
 CertsOpt = Annotated[Optional[Path], typer.Option("--certs", help="Where the lab PKI lives (default: the repo's certs/; env TLSLAB_CERTS).", show_default=False)]
@@ -256,7 +259,7 @@ class _Progress:
 def _cell(check: Any, shown_expected: str) -> Text:
     """'✓' when the client saw what the row says; otherwise what it saw instead."""
     if check.outcome is None:
-        return Text("n/a", style="yellow")
+        return Text("n/a" if check.not_applicable else "✗ not run", style="yellow" if check.not_applicable else "bold red")
     o = check.outcome
     label = str(o.symptom) if check.client != APP else (
         f"{o.http_status or o.symptom}" + (f" ({o.upstream})" if o.upstream else ""))
@@ -293,7 +296,11 @@ def _print_report(report: RunReport, verbose: bool) -> None:
                           *[_cell(by_client[c], expected) if c in by_client else Text("") for c in clients],
                           end_section=i == len(result.phases) - 1)
     out.print(table)
-    failures = [(r, p, c) for r in report.results for p in r.phases for c in p.checks if not c.passed]
+    failures = [(r, p, c) for r in report.results for p in r.phases for c in p.checks if c.status == "fail"]
+    not_applicable = {(r.scenario, c.client, c.not_applicable) for r in report.results for p in r.phases
+                      for c in p.checks if c.not_applicable}
+    for scenario, client, why in sorted(not_applicable):  # never silent: say why a client could not observe
+        out.print(Text(f"n/a {scenario} / {client}: {why}", style="yellow"))
     for r, p, check in failures:
         out.print(Text(f"✗ {r.scenario} / {p.resolution or 'fault'} / {check.client}: {check.note}", style="red"))
         if check.outcome and verbose:

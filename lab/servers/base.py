@@ -50,6 +50,7 @@ class Deployment:
     endpoints: tuple[Endpoint, ...]
     gateway: Endpoint | None = None  # southbound only
     gateway_log: Callable[[], list[str]] = field(default=lambda: [])  # the gateway's error log, oldest first
+    server_log: Callable[[], list[str]] = field(default=lambda: [])  # the TLS server's log (e.g. OCSP stapling)
     config_text: str | None = None  # the server configuration as deployed (nginx.conf for nginx)
 
 
