@@ -28,7 +28,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.pki import Pki
+from lab.ocsp import StaplingFiles, nginx_stapling_directives
+from lab.pki import CATALOGUE, Pki
 from lab.scenario import Direction, Scenario
 from lab.specs import ClientSpec, ServerSpec, SniPolicy
 from lab.tls import Protocol, effective_ciphers
@@ -38,6 +39,10 @@ LOG_DIR = "/var/log/tlslab"  # inside the container, mounted read-write: error.l
 CONF_FILE = f"{CONF_DIR}/nginx.conf"
 EXAMPLE_TLS_PORT = 8443  # the ports `show` renders with, so a diff shows only what a fix changes
 EXAMPLE_GATEWAY_PORT = 8080
+# What `show` and `export compose` name as the responder: the lab's responder lives only as long as a
+# deployment (port 0), so a static rendering can only point where one would listen.
+EXAMPLE_OCSP_RESPONDER = "http://127.0.0.1:8888/"
+STAPLE_FILE = "ocsp-staple.der"  # under certs/: the DER response for ssl_stapling_file
 
 _NGINX_PROTOCOL = {
     Protocol.TLSv1_0: "TLSv1", Protocol.TLSv1_1: "TLSv1.1", Protocol.TLSv1_2: "TLSv1.2", Protocol.TLSv1_3: "TLSv1.3",
@@ -53,6 +58,7 @@ class PemFile:
     certs: tuple[str, ...] = ()  # catalogue certificates, concatenated in this order
     key_of: str | None = None  # or: the private key of this catalogue entry
     fullchain_of: str | None = None  # or: the entry's certificate with its chain (a client certificate)
+    data: bytes | None = None  # or: literal content fetched at deploy (the DER OCSP response for ssl_stapling_file)
 
     @property
     def path(self) -> str:
@@ -63,6 +69,8 @@ class PemFile:
         return self.key_of is not None
 
     def content(self, pki: Pki) -> bytes:
+        if self.data is not None:
+            return self.data
         if self.key_of:
             return pki.key_pem(self.key_of)
         if self.fullchain_of:
@@ -187,9 +195,14 @@ def _tls_server_block(out: _Lines, listen: str, scenario_id: str, servername: st
 
 
 def render_server(scenario_id: str, servername: str, spec: ServerSpec, *, port: int, bind: str = "127.0.0.1",
-                  role: str = "router", control_port: int | None = None,
-                  generation: str | None = None) -> NginxConfig:
-    """nginx as a TLS server: the Edge Router (northbound) or the faulty backend (southbound, compose)."""
+                  role: str = "router", control_port: int | None = None, generation: str | None = None,
+                  ocsp_responder: str | None = EXAMPLE_OCSP_RESPONDER, ocsp_staple: bytes | None = None) -> NginxConfig:
+    """nginx as a TLS server: the Edge Router (northbound) or the faulty backend (southbound, compose).
+
+    `ocsp_responder` is the URL nginx fetches staples from (the deployment's live responder; None when
+    the certificate names none), `ocsp_staple` the DER response for ``ssl_stapling_file`` (fetched at
+    deploy; without it the directive is rendered for display but no file is written).
+    """
     out = _Lines()
     what = "the Edge Router (TLS server), northbound" if role == "router" else "the backend (TLS server), southbound"
     _frame(out, f"tlslab {scenario_id}: nginx as {what}", control_port, generation)
@@ -200,6 +213,16 @@ def render_server(scenario_id: str, servername: str, spec: ServerSpec, *, port: 
     if ciphers:
         out.add(f'ssl_ciphers "{ciphers}";')
     out.add("ssl_session_tickets off;")
+    if spec.ocsp_stapling:
+        trusted = PemFile("ocsp-trusted-" + "+".join(spec.ocsp_trusted) + ".pem", certs=spec.ocsp_trusted)
+        staple = PemFile(STAPLE_FILE, data=ocsp_staple)
+        files = StaplingFiles(trusted=out.file(trusted) if spec.ocsp_trusted else None,
+                              staple=(out.file(staple) if ocsp_staple else staple.path) if spec.ocsp_stapling_file
+                              else None)
+        out.add("# OCSP stapling; fetched lazily: the first handshake after a (re)load that asks carries no staple")
+        if ocsp_responder and not spec.ocsp_stapling_file:
+            out.add("# (the responder's live URL is explicit: the AIA names one that never resolves)")
+        out.add(*nginx_stapling_directives(spec, ocsp_responder, files))
     if spec.client_auth:
         # 2-way TLS. nginx completes the handshake even for a bad client certificate and answers
         # HTTP 400 ("The SSL certificate error"); it never sends the certificate alert itself.
@@ -264,11 +287,14 @@ def render_gateway(scenario_id: str, servername: str, spec: ClientSpec, *, port:
 def render_roles(scenario: Scenario, server: ServerSpec, client: ClientSpec, direction: Direction, *,
                  tls_port: int = EXAMPLE_TLS_PORT, gateway_port: int = EXAMPLE_GATEWAY_PORT) -> dict[str, NginxConfig]:
     """Every nginx a direction involves: {"router"} northbound, {"gateway", "backend"} southbound."""
+    responder = EXAMPLE_OCSP_RESPONDER if any(e.name == server.certificate and e.ocsp for e in CATALOGUE) else None
     if direction is Direction.NORTHBOUND:
-        return {"router": render_server(scenario.id, scenario.servername, server, port=tls_port)}
+        return {"router": render_server(scenario.id, scenario.servername, server, port=tls_port,
+                                        ocsp_responder=responder)}
     return {
         "gateway": render_gateway(scenario.id, scenario.servername, client, port=gateway_port, upstream_port=tls_port),
-        "backend": render_server(scenario.id, scenario.servername, server, port=tls_port, role="backend"),
+        "backend": render_server(scenario.id, scenario.servername, server, port=tls_port, role="backend",
+                                 ocsp_responder=responder),
     }
 
 
@@ -336,3 +362,11 @@ def show_text(scenario: Scenario, direction: Direction | None = None) -> str:
 def error_lines(text: str) -> list[str]:
     """The lines of an nginx error log at level error or worse (TLS failures, bind failures, bad config)."""
     return [ln for ln in text.splitlines() if any(level in ln for level in _ERROR_LEVELS)]
+
+
+_STAPLING_WORDS = ("ocsp", "stapling", "certificate status")
+
+
+def stapling_lines(text: str) -> list[str]:
+    """The lines of an nginx error log about OCSP stapling, any level ("issuer certificate not found" is a warn)."""
+    return [ln for ln in text.splitlines() if any(w in ln.lower() for w in _STAPLING_WORDS)]
