@@ -236,7 +236,7 @@ class Harness:
         runnable = [p for p in self.probes if p.name not in self.unavailable and p.name not in not_applicable]
         with ThreadPoolExecutor(max_workers=len(runnable) + 1) as pool:
             futures = {p.name: pool.submit(p.run, deployment.tls_target, client_spec, files) for p in runnable}
-            if deployment.gateway is not None:
+            if deployment.gateway is not None and not deployment.gateway_not_applicable:
                 futures[APP] = pool.submit(app_request, deployment.gateway, deployment, client_spec.timeout)
             outcomes = {name: f.result() for name, f in futures.items()}
         checks: list[Check] = []
@@ -249,9 +249,11 @@ class Harness:
                 checks.append(Check(probe.name, expected, None, False, f"not applicable: {why}", not_applicable=why))
             else:
                 checks.append(_judge(probe.name, outcomes[probe.name], expected))
-        if APP in outcomes:
+        if deployment.gateway is not None:
             expected = scenario.expect.for_client(GATEWAY, backend, direction) if fault else (OK,)
-            checks.append(_judge(APP, outcomes[APP], expected))
+            why = deployment.gateway_not_applicable  # the gateway cannot realise this client spec
+            checks.append(Check(APP, expected, None, False, f"not applicable: {why}", not_applicable=why) if why
+                          else _judge(APP, outcomes[APP], expected))
         return tuple(checks)
 
 

@@ -623,17 +623,23 @@ def fetch_staple_file(spec: ServerSpec, pki: Pki, responder: Responder, timeout:
     return result.der or b""
 
 
-def nginx_will_staple(spec: ServerSpec, pki: Pki, responder: Responder | None) -> bool:
+def nginx_will_staple(spec: ServerSpec, pki: Pki, responder: Responder | None,
+                      notes: list[str] | None = None) -> bool:
     """Whether nginx will (eventually) staple for this spec: asks the responder the way nginx would.
 
     A backend uses it to handle nginx's lazy first fetch explicitly: when True, it waits with
     :func:`wait_for_staple` before declaring the deployment ready; when False it need not wait.
+    `notes` receives the prediction's reasoning (e.g. why nothing will be stapled) for the server log.
     """
     if not spec.ocsp_stapling or responder is None:
         return False
     if spec.ocsp_stapling_file:
         return bool(fetch_staple_file(spec, pki, responder))
-    return bool(Stapler(spec, pki, responder, nginx_rules=True).refresh())
+    stapler = Stapler(spec, pki, responder, nginx_rules=True)
+    staple = stapler.refresh()
+    if notes is not None:
+        notes.extend(stapler.log)
+    return bool(staple)
 
 
 def wait_for_staple(host: str, port: int, servername: str, deadline_s: float = 5.0) -> bytes:

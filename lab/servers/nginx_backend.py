@@ -27,6 +27,7 @@ import dataclasses
 import http.client
 import itertools
 import os
+import re
 import shutil
 import signal
 import socket
@@ -34,25 +35,31 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from lab.docker_image import resolve_image
 from lab.dockerutil import (HOST_LABEL, LABEL, PID_LABEL, RUN_LABEL, SCENARIO_LABEL, container_logs, docker_client,
                             owner_labels, unavailable_reason)
 from lab.errors import EnvironmentError_, PortInUse
-from lab.nginx_config import CONF_DIR, CONF_FILE, LOG_DIR, NginxConfig, error_lines, render_gateway, render_server
+from lab.nginx_config import (CONF_DIR, CONF_FILE, LOG_DIR, NginxConfig, error_lines, render_gateway, render_server,
+                              stapling_lines)
+from lab.ocsp import (Responder, ResponderPolicy, fetch_staple_file, nginx_will_staple, run_responder,
+                      wait_for_staple)
 from lab.probes.base import Target
 from lab.runstate import SweepResult
 from lab.scenario import Direction
-from lab.servers.base import Deployment, DeployRequest, Endpoint, endpoint_files
+from lab.servers.base import Deployment, DeployRequest, Endpoint, endpoint_files, responder_endpoints
+from lab.specs import ClientSpec, RevocationMode
 from lab.servers.twisted_backend import TwistedBackend
 
 READY_TIMEOUT = 20.0  # seconds for a container (or a reload) to serve its configuration
 POLL = 0.02  # seconds between readiness polls
 PORT_ATTEMPTS = 4  # a freshly picked port can be taken by someone else before nginx binds it
+STAPLE_WARMUP = 5.0  # seconds nginx gets to fetch and serve its first staple when one is expected
 
 
 class NginxStartError(EnvironmentError_):
@@ -74,6 +81,7 @@ class _Instance:
         self.conf_dir = conf_dir
         self.log_dir = log_dir
         self.generation = 0
+        self.config_offset = 0  # error.log size when the current configuration was applied
 
     @property
     def error_log(self) -> Path:
@@ -100,13 +108,97 @@ class _Instance:
         shutil.rmtree(self.log_dir, ignore_errors=True)
 
 
+class _Stapling:
+    """OCSP for one northbound deployment: the CA's responder, the staple file, and nginx's lazy first fetch.
+
+    nginx fetches a staple on the first handshake that asks for one and sends nothing on that
+    handshake, so which probe sees a staple would depend on who connects first. :meth:`warm_up`
+    makes it deterministic: when nginx will staple (:func:`lab.ocsp.nginx_will_staple` asks the
+    responder the way nginx does), the deployment is ready only once a handshake carries the staple;
+    when it will not (blocked, down, revoked, issuer not found), there is nothing to wait for.
+    """
+
+    def __init__(self, request: DeployRequest) -> None:
+        self.request = request
+        self.responder: Responder | None = None
+        self.staple_file: bytes | None = None  # ssl_stapling_file content, fetched out of band at deploy
+        self.notes: list[str] = []  # the lab's own lines for the server log (prediction, warm-up)
+
+    @classmethod
+    def start(cls, request: DeployRequest, stack: contextlib.ExitStack) -> "_Stapling":
+        """Start the responder (when the leaf names one) for as long as `stack` lives; fetch the staple file."""
+        out = cls(request)
+        spec, pki = request.server, request.pki
+        if not pki.entry(spec.certificate).ocsp:
+            return out
+        out.responder = stack.enter_context(run_responder(pki, ResponderPolicy.from_spec(spec)))
+        if spec.ocsp_stapling and spec.ocsp_stapling_file:
+            der = fetch_staple_file(spec, pki, out.responder)
+            if not der:
+                raise EnvironmentError_(
+                    f"ssl_stapling_file: the lab's OCSP responder ({out.responder.url}) gave no response for "
+                    f"{spec.certificate!r}, and nginx does not start with an empty staple file; see what it answers "
+                    f"with `tlslab ocsp query {spec.certificate}`")
+            out.staple_file = der
+            out.notes.append(f"[tlslab] ssl_stapling_file: {len(der)} bytes fetched from {out.responder.url} at deploy")
+        return out
+
+    @property
+    def responder_url(self) -> str | None:
+        """The URL nginx's path reaches (the firewall's blackhole when `blocked`): ssl_stapling_responder."""
+        return self.responder.server_url if self.responder else None
+
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        return responder_endpoints(self.responder.url if self.responder else None)
+
+    def own_lines(self, lines: list[str]) -> list[str]:
+        """nginx's stapling lines of this deployment: a line naming another responder port is an older
+        generation's worker finishing its fetch (its responder is gone), not this configuration's."""
+        ports = {p.port for p in self.endpoints()} | {urlsplit(self.responder_url or "").port}
+        return [ln for ln in lines
+                if not (m := re.search(r"peer: [\d.]+:(\d+)", ln)) or int(m.group(1)) in ports]
+
+    def warm_up(self, target: Target, nginx_log: Callable[[], list[str]]) -> None:
+        """Wait (bounded) for the first staple when nginx will staple; raise naming the log if it does not."""
+        spec = self.request.server
+        if not spec.ocsp_stapling or self.responder is None:
+            return
+        prediction: list[str] = []
+        if not nginx_will_staple(spec, self.request.pki, self.responder, prediction):
+            self.notes += [f"[tlslab] nginx will not staple (asked the responder as nginx does): "
+                           f"{ln.split('[ocsp] ', 1)[-1]}" for ln in prediction]
+            return
+        started = time.monotonic()
+        if not wait_for_staple(target.host, target.port, target.servername, deadline_s=STAPLE_WARMUP):
+            raise EnvironmentError_(
+                f"nginx did not staple within {STAPLE_WARMUP:g}s although the lab's responder answers as nginx "
+                f"requires (good, in its window); nginx's stapling log lines:\n"
+                + ("\n".join(self.own_lines(nginx_log())) or "(none)"))
+        self.notes.append(f"[tlslab] warm-up: nginx fetched lazily and stapled after {time.monotonic() - started:.2f}s")
+
+
+def gateway_limits(client: ClientSpec) -> str | None:
+    """Why nginx as the gateway cannot realise `client` (None when it can): what the app's check cannot see."""
+    if client.revocation is not RevocationMode.NONE:
+        return (f"nginx as the gateway cannot check revocation as {client.revocation.value!r}: the proxy module has no "
+                "OCSP or stapling check of the upstream's certificate (ssl_ocsp covers client certificates only)")
+    if client.clock_offset_days:
+        return "nginx as the gateway runs on the host's clock: a client clock offset cannot be applied to it"
+    return None
+
+
 class NginxBackend:
-    """Real nginx in Docker. ``image``: an image to run instead of the lab's (e.g. an official ``nginx:1.25``)."""
+    """Real nginx in Docker. ``image``: an image to run instead of the lab's (e.g. an official ``nginx:1.25``).
+
+    ``staple_warmup=False`` skips the wait for nginx's first staple (see :class:`_Stapling`): only the
+    tests use it, to show that nginx's first handshake really carries none.
+    """
 
     name = "nginx"
 
-    def __init__(self, image: str | None = None) -> None:
+    def __init__(self, image: str | None = None, *, staple_warmup: bool = True) -> None:
         self.image = image or os.environ.get("TLSLAB_NGINX_IMAGE") or None
+        self.staple_warmup = staple_warmup
         self.run_id = uuid.uuid4().hex
         self._client: Any = None
         self._image_tag: str | None = None
@@ -164,41 +256,56 @@ class NginxBackend:
         southbound = request.direction is Direction.SOUTHBOUND
         with contextlib.ExitStack() as stack:
             upstream: Deployment | None = None
+            ocsp: _Stapling | None = None
             if southbound:
-                # The faulty backend: the Twisted backend's TLS server on 127.0.0.1.
+                # The faulty backend: the Twisted backend's TLS server on 127.0.0.1 (with its own responder).
                 backend_request = dataclasses.replace(request, direction=Direction.NORTHBOUND, port=0)
                 upstream = stack.enter_context(TwistedBackend().deploy(backend_request))
-            inst, config, front_port = self._bring_up(request, upstream)
+            else:
+                ocsp = _Stapling.start(request, stack)  # before nginx: its config names the responder's URL
+            inst, config, front_port = self._bring_up(request, upstream, ocsp)
             stack.callback(self._release, inst)
-            offset = inst.log_size()
+            config_offset, offset = inst.config_offset, inst.log_size()
 
             def gateway_log() -> list[str]:
                 return error_lines(inst.log_since(offset))
 
             files = endpoint_files(request)
             if upstream is None:
+                assert ocsp is not None
                 endpoint = Endpoint(role="server", host=request.bind, port=front_port, scheme="https",
                                     servername=request.servername, ca_file=files["ca_file"],
                                     client_cert=files["client_cert"], client_key=files["client_key"])
                 target = Target(_loopback(request.bind), front_port, request.servername)
-                yield Deployment(tls_target=target, endpoints=(endpoint,), gateway_log=gateway_log,
-                                 config_text=config.text)
+
+                def server_log() -> list[str]:
+                    return ocsp.notes + ocsp.own_lines(stapling_lines(inst.log_since(config_offset)))
+
+                if self.staple_warmup:
+                    ocsp.warm_up(target, server_log)
+
+                yield Deployment(tls_target=target, endpoints=(endpoint, *ocsp.endpoints()), gateway_log=gateway_log,
+                                 server_log=server_log, config_text=config.text)
                 return
             backend_ep = dataclasses.replace(upstream.endpoints[0], role="backend")
             gateway = Endpoint(role="gateway", host=request.bind, port=front_port, scheme="http")
-            yield Deployment(tls_target=upstream.tls_target, endpoints=(gateway, backend_ep), gateway=gateway,
-                             gateway_log=gateway_log, config_text=config.text)
+            yield Deployment(tls_target=upstream.tls_target, endpoints=(gateway, backend_ep, *upstream.endpoints[1:]),
+                             gateway=gateway, gateway_log=gateway_log, server_log=upstream.server_log,
+                             config_text=config.text, gateway_not_applicable=gateway_limits(request.client))
 
-    def _render(self, request: DeployRequest, upstream: Deployment | None, port: int, control: int,
-                generation: str) -> NginxConfig:
+    def _render(self, request: DeployRequest, upstream: Deployment | None, ocsp: "_Stapling | None", port: int,
+                control: int, generation: str) -> NginxConfig:
         if upstream is None:
             return render_server(request.scenario.id, request.servername, request.server, port=port,
-                                 bind=request.bind, control_port=control, generation=generation)
+                                 bind=request.bind, control_port=control, generation=generation,
+                                 ocsp_responder=ocsp.responder_url if ocsp else None,
+                                 ocsp_staple=ocsp.staple_file if ocsp else None)
         return render_gateway(request.scenario.id, request.servername, request.client, port=port,
                               upstream_port=upstream.tls_target.port, upstream_host=upstream.tls_target.host,
                               bind=request.bind, control_port=control, generation=generation)
 
-    def _bring_up(self, request: DeployRequest, upstream: Deployment | None) -> tuple[_Instance, NginxConfig, int]:
+    def _bring_up(self, request: DeployRequest, upstream: Deployment | None,
+                  ocsp: "_Stapling | None" = None) -> tuple[_Instance, NginxConfig, int]:
         """A container serving this request's configuration: a reloaded idle one, else a new one."""
         with self._lock:
             inst = self._idle.pop() if self._idle else None
@@ -208,9 +315,9 @@ class NginxBackend:
             control = free_port()
             try:
                 if inst is None:
-                    inst, config = self._start(request, upstream, port, control)
+                    inst, config = self._start(request, upstream, ocsp, port, control)
                 else:
-                    config = self._reload(inst, request, upstream, port, control)
+                    config = self._reload(inst, request, upstream, ocsp, port, control)
             except _BindFailedError as exc:  # the picked port was taken before nginx bound it
                 last_error = exc
                 if request.port:
@@ -227,7 +334,7 @@ class NginxBackend:
             inst.remove()
         raise NginxStartError(f"nginx could not bind a free port after {PORT_ATTEMPTS} attempts: {last_error}")
 
-    def _start(self, request: DeployRequest, upstream: Deployment | None, port: int,
+    def _start(self, request: DeployRequest, upstream: Deployment | None, ocsp: "_Stapling | None", port: int,
                control: int) -> tuple[_Instance, NginxConfig]:
         """A new container; removed again (with its directories) if it does not come up."""
         inst = _Instance(None, Path(tempfile.mkdtemp(prefix="tlslab-nginx-conf-")),
@@ -235,8 +342,9 @@ class NginxBackend:
         name = f"tlslab-nginx-{self.run_id[:8]}-{next(self._count)}"
         try:
             generation = f"{self.run_id[:8]}-{inst.generation + 1}"
-            config = self._render(request, upstream, port, control, generation)
+            config = self._render(request, upstream, ocsp, port, control, generation)
             config.write(inst.conf_dir, request.pki)
+            inst.config_offset = 0
             role = "gateway" if upstream is not None else "router"
             # create, then start: a Ctrl-C during start still finds the container to remove
             inst.container = self.client.containers.create(
@@ -257,12 +365,12 @@ class NginxBackend:
             inst.remove()
             raise
 
-    def _reload(self, inst: _Instance, request: DeployRequest, upstream: Deployment | None, port: int,
-                control: int) -> NginxConfig:
+    def _reload(self, inst: _Instance, request: DeployRequest, upstream: Deployment | None,
+                ocsp: "_Stapling | None", port: int, control: int) -> NginxConfig:
         generation = f"{self.run_id[:8]}-{inst.generation + 1}"
-        config = self._render(request, upstream, port, control, generation)
+        config = self._render(request, upstream, ocsp, port, control, generation)
         config.write(inst.conf_dir, request.pki)
-        offset = inst.log_size()
+        offset = inst.config_offset = inst.log_size()  # nginx logs stapling problems it sees while loading
         inst.container.kill(signal="SIGHUP")  # nginx's reload: re-read the config, new workers, old ones drain
         inst.generation += 1
         self._wait_ready(inst, control, generation, offset, starting=False)

@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 from OpenSSL import SSL
 from twisted.internet import protocol, task, threads
@@ -31,7 +30,7 @@ from lab.probes.base import ClientFiles, Target
 from lab.probes.pyopenssl_probe import fetch
 from lab.scenario import Direction
 from lab.servers import reactor as lab_reactor
-from lab.servers.base import Deployment, DeployRequest, Endpoint, endpoint_files
+from lab.servers.base import Deployment, DeployRequest, Endpoint, endpoint_files, responder_endpoints
 
 IDLE_TIMEOUT = 10.0  # seconds a client may stall before the server drops it
 STAPLE_REFRESH = 3600.0  # seconds between staple refreshes while a deployment stays up (nginx: hourly)
@@ -139,10 +138,7 @@ def _listen_gateway(request: DeployRequest, upstream: Target, port: int, log: li
 
 
 def _responder_endpoints(responder: Responder | None) -> tuple[Endpoint, ...]:
-    if responder is None:
-        return ()
-    url = urlsplit(responder.url)
-    return (Endpoint(role="ocsp-responder", host=url.hostname or "127.0.0.1", port=url.port or 80, scheme="http"),)
+    return responder_endpoints(responder.url if responder else None)
 
 
 class TwistedBackend:
