@@ -82,6 +82,13 @@ class _Instance:
         self.log_dir = log_dir
         self.generation = 0
         self.config_offset = 0  # error.log size when the current configuration was applied
+        # What nginx said while loading the configuration it started with: at start-up it logs to stderr
+        # (the container's log) until error_log is open, e.g. '"ssl_stapling" ignored, issuer certificate not found'.
+        self.startup_log = ""
+
+    def config_log(self) -> str:
+        """Everything nginx logged since the current configuration was applied (load-time warnings included)."""
+        return self.startup_log + "\n" + self.log_since(self.config_offset)
 
     @property
     def error_log(self) -> Path:
@@ -265,7 +272,7 @@ class NginxBackend:
                 ocsp = _Stapling.start(request, stack)  # before nginx: its config names the responder's URL
             inst, config, front_port = self._bring_up(request, upstream, ocsp)
             stack.callback(self._release, inst)
-            config_offset, offset = inst.config_offset, inst.log_size()
+            offset = inst.log_size()
 
             def gateway_log() -> list[str]:
                 return error_lines(inst.log_since(offset))
@@ -279,7 +286,7 @@ class NginxBackend:
                 target = Target(_loopback(request.bind), front_port, request.servername)
 
                 def server_log() -> list[str]:
-                    return ocsp.notes + ocsp.own_lines(stapling_lines(inst.log_since(config_offset)))
+                    return ocsp.notes + ocsp.own_lines(stapling_lines(inst.config_log()))
 
                 if self.staple_warmup:
                     ocsp.warm_up(target, server_log)
@@ -357,6 +364,8 @@ class NginxBackend:
             inst.container.start()
             inst.generation += 1
             self._wait_ready(inst, control, generation, 0, starting=True)
+            if ocsp is not None and request.server.ocsp_stapling:
+                inst.startup_log = container_logs(inst.container, tail=200)
             return inst, config
         except BaseException:
             if inst.container is None:  # interrupted inside create: the engine may have made it anyway
@@ -371,6 +380,7 @@ class NginxBackend:
         config = self._render(request, upstream, ocsp, port, control, generation)
         config.write(inst.conf_dir, request.pki)
         offset = inst.config_offset = inst.log_size()  # nginx logs stapling problems it sees while loading
+        inst.startup_log = ""
         inst.container.kill(signal="SIGHUP")  # nginx's reload: re-read the config, new workers, old ones drain
         inst.generation += 1
         self._wait_ready(inst, control, generation, offset, starting=False)
