@@ -12,6 +12,16 @@ OCSP_IDS = [
     "ocsp-clock-skew", "ocsp-responder-blocked", "ocsp-signer-untrusted", "ocsp-stapling-off",
     "ocsp-missing-intermediate", "ocsp-responder-down", "ocsp-revoked",
 ]
+# Which probes must observe each fault, on every backend (the others are n/a, each for a stated reason).
+OBSERVERS = {
+    "ocsp-clock-skew": {"pyopenssl", "openssl", "curl"},
+    "ocsp-responder-blocked": {"pyopenssl", "openssl", "curl"},
+    "ocsp-signer-untrusted": {"pyopenssl", "curl"},  # s_client never checks the signer
+    "ocsp-stapling-off": {"pyopenssl", "openssl", "curl"},
+    "ocsp-missing-intermediate": {"pyopenssl", "openssl", "curl"},
+    "ocsp-responder-down": {"pyopenssl", "openssl", "curl"},
+    "ocsp-revoked": {"pyopenssl", "openssl", "curl"},
+}
 
 
 def require_faketime() -> str:

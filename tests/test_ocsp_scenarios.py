@@ -24,18 +24,7 @@ from lab.specs import ClientSpec, OcspNetwork, ResponderStatus, RevocationMode
 from lab.symptoms import Symptom
 
 from conftest import require_tool
-from ocsp_helpers import OCSP_IDS, explain, require_faketime
-
-# Which probes must observe each fault (the others are n/a, each for a stated reason).
-OBSERVERS = {
-    "ocsp-clock-skew": {"pyopenssl", "openssl", "curl"},
-    "ocsp-responder-blocked": {"pyopenssl", "openssl", "curl"},
-    "ocsp-signer-untrusted": {"pyopenssl", "curl"},  # s_client never checks the signer
-    "ocsp-stapling-off": {"pyopenssl", "openssl", "curl"},
-    "ocsp-missing-intermediate": {"pyopenssl", "openssl", "curl"},
-    "ocsp-responder-down": {"pyopenssl", "openssl", "curl"},
-    "ocsp-revoked": {"pyopenssl", "openssl", "curl"},
-}
+from ocsp_helpers import OBSERVERS, OCSP_IDS, explain, require_faketime
 
 
 @pytest.fixture(scope="module")
