@@ -5,6 +5,8 @@
      real command (`tlslab run ocsp-...`), warm PKI cache (target: < 10 s wall together,
      blocked/down cases included).
   2. The same run in-process, per scenario, so a slow one is easy to spot.
+  3. When Docker answers: the same in-process run on the nginx backend (real nginx stapling, one
+     container reloaded per phase, the warm-up for nginx's lazy first staple included).
 
 Usage: python benchmarks/bench_ocsp.py [--repeat N]
 """
@@ -52,6 +54,11 @@ def main() -> None:
         warm = [timed([*TLSLAB, "run", *OCSP_IDS], env) for _ in range(args.repeat)]
         harness = Harness(make_backend("twisted"), make_probes(list(DEFAULT_PROBES)), Pki.ensure(Path(certs)))
         report = harness.run(Catalog.load().select(OCSP_IDS))
+        nginx = make_backend("nginx")
+        nginx_report = None
+        if nginx.unavailable_reason() is None:
+            nginx_report = Harness(nginx, make_probes(list(DEFAULT_PROBES)),
+                                   Pki.ensure(Path(certs))).run(Catalog.load().select(OCSP_IDS))
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     print(f"tlslab run <7 OCSP scenarios>, 4 probes, twisted, cold PKI cache : {cold:.2f} s")
     print(f"tlslab run <7 OCSP scenarios>, 4 probes, twisted, warm (median)  : {statistics.median(warm):.2f} s "
@@ -59,6 +66,13 @@ def main() -> None:
     print(f"in-process harness, all 7 (incl. both fixes each)                : {report.elapsed:.2f} s "
           f"{'PASS' if report.passed else 'FAIL'}")
     for r in report.results:
+        print(f"  {r.scenario:28} {len(r.phases)} phases  {r.elapsed:.2f} s  {'PASS' if r.passed else 'FAIL'}")
+    if nginx_report is None:
+        print(f"nginx backend: skipped ({nginx.unavailable_reason()})")
+        return
+    print(f"in-process harness, all 7, nginx backend (container start included): {nginx_report.elapsed:.2f} s "
+          f"{'PASS' if nginx_report.passed else 'FAIL'}")
+    for r in nginx_report.results:
         print(f"  {r.scenario:28} {len(r.phases)} phases  {r.elapsed:.2f} s  {'PASS' if r.passed else 'FAIL'}")
 
 
