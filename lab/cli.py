@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lab import __version__
+from lab.commands.ocsp import ocsp_app
 from lab.errors import EnvironmentError_, LabError, UserInputError
 from lab.harness import APP, Harness, Phase, RunReport, ScenarioResult, deployed
 from lab.paths import default_certs_dir
@@ -52,10 +53,13 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+app.add_typer(ocsp_app, name="ocsp")
+
 ScenariosOpt = Annotated[Optional[Path], typer.Option("--scenarios", help="Scenario directory (default: the repo's scenarios/; env TLSLAB_SCENARIOS).", show_default=False)]
 CertsOpt = Annotated[Optional[Path], typer.Option("--certs", help="Where the lab PKI lives (default: the repo's certs/; env TLSLAB_CERTS).", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 BackendOpt = Annotated[str, typer.Option("--backend", "-b", help=f"Where the servers run: {', '.join(BACKENDS)}.")]
+ImageOpt = Annotated[Optional[str], typer.Option("--image", help="With --backend nginx: the nginx image to run (default: the lab's, built offline; e.g. nginx:1.25).", show_default=False)]
 DirectionOpt = Annotated[Optional[str], typer.Option("--direction", "-d", help="northbound or southbound (default: the documented one).", show_default=False)]
 
 
@@ -149,11 +153,15 @@ def _spec_lines(spec: Any, default: Any) -> list[str]:
 def show(
     scenario_id: Annotated[str, typer.Argument(metavar="SCENARIO", help="A scenario id (see 'tlslab list').")],
     direction: DirectionOpt = None,
+    backend: Annotated[str, typer.Option("--backend", "-b", help="With nginx: also the nginx.conf with the fault and each resolution as a directive diff.")] = "twisted",
     scenarios: ScenariosOpt = None,
     certs: CertsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The fault, the documented symptom, each resolution, and how to try it by hand.
+
+    With --backend nginx, also the nginx configuration with the fault and each resolution as a
+    directive diff (e.g. tlslab show sni-required --backend nginx).
 
     Example: tlslab show cipher-mismatch
     """
@@ -162,7 +170,9 @@ def show(
         chosen = _direction(direction) or scenario.direction
         pki = _pki(certs, quiet=as_json)
     clients = [*PROBES, GATEWAY]
-    expected = {c: [str(s) for s in scenario.expect.for_client(c)] for c in clients}
+    if backend not in BACKENDS:
+        _fail(UserInputError(f"--backend: unknown backend {backend!r}; choose from {', '.join(BACKENDS)}"))
+    expected = {c: [str(s) for s in scenario.expect.for_client(c, backend, chosen)] for c in clients}
     if as_json:
         out.print_json(json.dumps({
             "id": scenario.id, "title": scenario.title, "document": scenario.document, "section": scenario.section,
@@ -181,6 +191,7 @@ def show(
                 for r in scenario.resolutions
             },
             "manual": _manual_steps(scenario, chosen, pki),
+            **({"nginx": _nginx_show_json(scenario, chosen)} if backend == "nginx" else {}),
         }))
         return
     client_role = "gateway (Message Processor)" if chosen is Direction.SOUTHBOUND else "client"
@@ -212,6 +223,17 @@ def show(
     out.print("\ntry it by hand:")
     for step in _manual_steps(scenario, chosen, pki):
         out.print(f"  {step}")
+    if backend == "nginx":
+        from lab.nginx_config import show_text
+        out.print("\nnginx (example ports; `tlslab up --backend nginx` renders the same with free ports):")
+        out.print(show_text(scenario, chosen))
+
+
+def _nginx_show_json(scenario: Scenario, direction: Direction) -> dict[str, Any]:
+    from lab.nginx_config import explain
+    info = explain(scenario, direction)
+    return {"lab_role": info.lab_role, "fault": info.fault,
+            "resolutions": {r.resolution: {role: "\n".join(d) for role, d in r.diffs} for r in info.resolutions}}
 
 
 # ---------------------------------------------------------------------------------------- run
@@ -237,7 +259,7 @@ class _Progress:
 def _cell(check: Any, shown_expected: str) -> Text:
     """'✓' when the client saw what the row says; otherwise what it saw instead."""
     if check.outcome is None:
-        return Text("n/a" if not check.applicable else "unavailable", style="yellow")
+        return Text("n/a" if check.not_applicable else "✗ not run", style="yellow" if check.not_applicable else "bold red")
     o = check.outcome
     label = str(o.symptom) if check.client != APP else (
         f"{o.http_status or o.symptom}" + (f" ({o.upstream})" if o.upstream else ""))
@@ -274,7 +296,11 @@ def _print_report(report: RunReport, verbose: bool) -> None:
                           *[_cell(by_client[c], expected) if c in by_client else Text("") for c in clients],
                           end_section=i == len(result.phases) - 1)
     out.print(table)
-    failures = [(r, p, c) for r in report.results for p in r.phases for c in p.checks if not c.passed]
+    failures = [(r, p, c) for r in report.results for p in r.phases for c in p.checks if c.status == "fail"]
+    not_applicable = {(r.scenario, c.client, c.not_applicable) for r in report.results for p in r.phases
+                      for c in p.checks if c.not_applicable}
+    for scenario, client, why in sorted(not_applicable):  # never silent: say why a client could not observe
+        out.print(Text(f"n/a {scenario} / {client}: {why}", style="yellow"))
     for r, p, check in failures:
         out.print(Text(f"✗ {r.scenario} / {p.resolution or 'fault'} / {check.client}: {check.note}", style="red"))
         if check.outcome and verbose:
@@ -300,6 +326,7 @@ def run(
     all_: Annotated[bool, typer.Option("--all", help="Run every scenario.")] = False,
     client: Annotated[Optional[str], typer.Option("--client", "-c", help=f"Comma-separated clients, or 'all'. Default: python-ssl,pyopenssl,openssl,curl. Known: {', '.join(PROBES)}.", show_default=False)] = None,
     backend: BackendOpt = "twisted",
+    image: ImageOpt = None,
     direction: DirectionOpt = None,
     resolution: Annotated[Optional[list[str]], typer.Option("--resolution", "-r", help="Only these resolutions (default: all).", show_default=False)] = None,
     as_json: JsonOpt = False,
@@ -331,7 +358,7 @@ def run(
         if resolution and len(selected) != 1:
             raise UserInputError("--resolution needs exactly one scenario")
         probes = make_probes(parse_clients(client))
-        harness = Harness(make_backend(backend), probes, _pki(certs, quiet=as_json), _Progress(not as_json))
+        harness = Harness(make_backend(backend, image), probes, _pki(certs, quiet=as_json), _Progress(not as_json))
         if os.environ.get("CI") == "true" and harness.unavailable:
             raise EnvironmentError_("under CI=true every selected client must run: " + "; ".join(
                 f"{k}: {v}" for k, v in harness.unavailable.items()))
@@ -362,6 +389,7 @@ def up(
     scenario_id: Annotated[str, typer.Argument(metavar="SCENARIO", help="A scenario id (see 'tlslab list').")],
     resolution: Annotated[Optional[str], typer.Option("--resolution", "-r", help="Apply this resolution.", show_default=False)] = None,
     backend: BackendOpt = "twisted",
+    image: ImageOpt = None,
     direction: DirectionOpt = None,
     port: Annotated[int, typer.Option("--port", "-p", help="Port of the front endpoint (0: a free one).")] = 0,
     bind: Annotated[str, typer.Option("--bind", help="Address to listen on. The lab's servers are for this machine only; change it only if you mean to expose them.")] = "127.0.0.1",
@@ -392,7 +420,7 @@ def up(
         server, client = scenario.specs(res)
         request = DeployRequest(scenario, server, client, chosen, _pki(certs, quiet=as_json), bind=bind, port=port)
         try:
-            with deployed(make_backend(backend), request) as deployment, recorded_up({"scenario": scenario.id}):
+            with deployed(make_backend(backend, image), request) as deployment, recorded_up({"scenario": scenario.id}):
                 line = {"scenario": scenario.id, "resolution": res.name if res else None, "direction": chosen.value,
                         "backend": backend, "pid": os.getpid(),
                         "endpoints": [e.as_json() for e in deployment.endpoints]}
@@ -478,8 +506,15 @@ def certs_(
     out.print(table)
 
 
-# `tlslab matrix` lives in lab/commands/matrix.py (symptom matrix: docs/symptoms.md + JSON).
-from lab.commands.matrix import matrix as _matrix  # noqa: E402
+# ------------------------------------------------------------------- nginx: image and export
+from lab.commands.export import export_app  # noqa: E402 - sub-apps of the nginx backend
+from lab.commands.image import image_app  # noqa: E402
+
+app.add_typer(image_app, name="image")
+app.add_typer(export_app, name="export")
+
+# ------------------------------------------------------------------- the symptom matrix
+from lab.commands.matrix import matrix as _matrix  # noqa: E402 - docs/symptoms.md and docs/symptoms.json
 
 app.command("matrix")(_matrix)
 

@@ -47,10 +47,17 @@ def _load_identity(ctx: SSL.Context, pki: Pki, certificate: str, chain: tuple[st
     ctx.set_mode(_MODE_NO_AUTO_CHAIN)
 
 
-def server_context(spec: ServerSpec, pki: Pki, servername: str) -> SSL.Context:
-    """The context a lab server accepts with; SNI policy decides which identity answers."""
+def server_context(spec: ServerSpec, pki: Pki, servername: str,
+                   staple: Callable[[], bytes] | None = None) -> SSL.Context:
+    """The context a lab server accepts with; SNI policy decides which identity answers.
+
+    `staple` returns the OCSP response to staple for the spec's certificate (b"" for none); it is
+    called per handshake, so it must only hand out bytes fetched beforehand, never fetch itself.
+    """
     ctx = _base_server_context(spec, pki)
     _load_identity(ctx, pki, spec.certificate, spec.chain)
+    if staple is not None:
+        ctx.set_ocsp_server_callback(lambda conn, data: staple())
     if spec.sni is SniPolicy.IGNORE:
         return ctx
 

@@ -21,7 +21,7 @@ from lab.pki import Pki
 from lab.probes.base import ClientFiles, Outcome, Probe
 from lab.scenario import GATEWAY, Direction, Resolution, Scenario
 from lab.servers.base import Backend, Deployment, DeployRequest, Endpoint
-from lab.specs import spec_diff
+from lab.specs import ClientSpec, spec_diff
 from lab.symptoms import OK, Kind, Symptom, normalise
 
 APP = "app"  # the southbound observation: the application's request through the gateway
@@ -36,7 +36,12 @@ class Check:
     outcome: Outcome | None  # None: the probe could not run here
     passed: bool
     note: str = ""
-    applicable: bool = True  # False: the client cannot express this spec (see Probe.not_applicable)
+    not_applicable: str | None = None  # why this client cannot observe this phase (then passed is False)
+
+    @property
+    def status(self) -> str:
+        """'pass', 'fail' or 'n/a': what a report shows; 'n/a' is neither, and always carries its reason."""
+        return "n/a" if self.not_applicable else "pass" if self.passed else "fail"
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,9 @@ class Phase:
 
     @property
     def passed(self) -> bool:
-        return bool(self.checks) and all(c.passed for c in self.checks)
+        """Every applicable check passed, and there was at least one: n/a checks neither pass nor fail."""
+        applicable = [c for c in self.checks if not c.not_applicable]
+        return bool(applicable) and all(c.passed for c in applicable)
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,15 @@ def _judge(client: str, outcome: Outcome, expected: tuple[Symptom, ...]) -> Chec
     return Check(client, expected, outcome, ok, note)
 
 
+def _not_applicable(probe: Probe, spec: ClientSpec, scenario: Scenario, fault: bool) -> str | None:
+    """Why `probe` cannot observe this phase: it cannot realise the client spec (its own
+    declaration), or, with the fault in place, the scenario says it cannot see this fault."""
+    why = probe.unsupported_reason(spec)
+    if why is None and fault:
+        why = scenario.expect.not_applicable.get(probe.name)
+    return why
+
+
 class Harness:
     """Runs scenarios on one backend with a set of probes (entered once for the whole run)."""
 
@@ -164,6 +180,9 @@ class Harness:
         if reason:
             raise LabError(f"backend {self.backend.name!r} is not available: {reason}")
         with contextlib.ExitStack() as stack:
+            if isinstance(self.backend, contextlib.AbstractContextManager):
+                # A backend with a session (nginx: one container reloaded per phase) lives for the run.
+                stack.enter_context(self.backend)
             for probe in self.probes:
                 if probe.name not in self.unavailable:
                     stack.enter_context(probe)
@@ -203,37 +222,38 @@ class Harness:
         request = DeployRequest(scenario, server, client, direction, self.pki)
         files = ClientFiles.for_spec(client, self.pki)
         with self.backend.deploy(request) as deployment:
-            checks = self._probe_all(scenario, deployment, client, files, resolution is None)
+            checks = self._probe_all(scenario, deployment, client, files, resolution is None, direction)
         return Phase(resolution.name if resolution else None,
                      resolution.summary if resolution else scenario.fault, changes, checks,
                      (OK,) if resolution else scenario.expect.default, deployment.config_text)
 
     def _probe_all(self, scenario: Scenario, deployment: Deployment, client_spec: object, files: ClientFiles,
-                   fault: bool) -> tuple[Check, ...]:
-        from lab.specs import ClientSpec
+                   fault: bool, direction: Direction | None = None) -> tuple[Check, ...]:
         assert isinstance(client_spec, ClientSpec)
         backend = self.backend.name
-        not_applicable = {p.name: r for p in self.probes
-                          if p.name not in self.unavailable and (r := p.not_applicable(client_spec))}
+        not_applicable = {p.name: why for p in self.probes if p.name not in self.unavailable
+                          and (why := _not_applicable(p, client_spec, scenario, fault))}
         runnable = [p for p in self.probes if p.name not in self.unavailable and p.name not in not_applicable]
         with ThreadPoolExecutor(max_workers=len(runnable) + 1) as pool:
             futures = {p.name: pool.submit(p.run, deployment.tls_target, client_spec, files) for p in runnable}
-            if deployment.gateway is not None:
+            if deployment.gateway is not None and not deployment.gateway_not_applicable:
                 futures[APP] = pool.submit(app_request, deployment.gateway, deployment, client_spec.timeout)
             outcomes = {name: f.result() for name, f in futures.items()}
         checks: list[Check] = []
         for probe in self.probes:
-            expected = scenario.expect.for_client(probe.name, backend) if fault else (OK,)
+            expected = scenario.expect.for_client(probe.name, backend, direction) if fault else (OK,)
             if probe.name in self.unavailable:
                 checks.append(Check(probe.name, expected, None, False, f"unavailable: {self.unavailable[probe.name]}"))
             elif probe.name in not_applicable:
-                checks.append(Check(probe.name, expected, None, True, f"not applicable: {not_applicable[probe.name]}",
-                                    applicable=False))
+                why = not_applicable[probe.name]
+                checks.append(Check(probe.name, expected, None, False, f"not applicable: {why}", not_applicable=why))
             else:
                 checks.append(_judge(probe.name, outcomes[probe.name], expected))
-        if APP in outcomes:
-            expected = scenario.expect.for_client(GATEWAY, backend) if fault else (OK,)
-            checks.append(_judge(APP, outcomes[APP], expected))
+        if deployment.gateway is not None:
+            expected = scenario.expect.for_client(GATEWAY, backend, direction) if fault else (OK,)
+            why = deployment.gateway_not_applicable  # the gateway cannot realise this client spec
+            checks.append(Check(APP, expected, None, False, f"not applicable: {why}", not_applicable=why) if why
+                          else _judge(APP, outcomes[APP], expected))
         return tuple(checks)
 
 

@@ -50,7 +50,8 @@ def stable_text(raw: str) -> str:
 def _cell(check: Check) -> dict[str, Any]:
     o = check.outcome
     cell: dict[str, Any] = {
-        "expected": [str(s) for s in check.expected], "passed": check.passed, "applicable": check.applicable,
+        "expected": [str(s) for s in check.expected], "passed": check.passed,
+        "applicable": check.not_applicable is None,
     }
     if o is None:
         cell["symptom"] = None
@@ -81,7 +82,10 @@ def build(reports: list[RunReport], catalog: Catalog) -> dict[str, Any]:
             scenarios.append({
                 "id": scenario.id, "title": scenario.title, "document": scenario.document,
                 "section": scenario.section, "direction": result.direction.value, "backend": result.backend,
-                "fault": scenario.fault, "documented": scenario.expect.documented, "passed": result.passed,
+                "fault": scenario.fault, "documented": scenario.expect.documented,
+                # no applicable check failed (a phase no selected client can observe is not a failure here)
+                "passed": result.error is None and not any(
+                    not c.passed and c.not_applicable is None for p in result.phases for c in p.checks),
                 "error": result.error,
                 "phases": [{
                     "phase": "fault" if p.resolution is None else "resolution",
@@ -150,7 +154,8 @@ def markdown(matrix: dict[str, Any], command: str = "tlslab matrix") -> str:
         "What each client says with each documented fault in place, and after each documented fix, "
         f"measured on the `{', '.join(matrix['backends'])}` backend. Symptoms use the lab's vocabulary "
         "(`alert:<name>` the peer sent a fatal alert, `verify:<reason>` the client rejected the certificate, "
-        "`negotiation:<reason>` no common protocol or cipher, `http:<status>`); `ok` means the handshake "
+        "`negotiation:<reason>` no common protocol or cipher, `revocation:<reason>` an OCSP check failed, "
+        "`http:<status>`); `ok` means the handshake "
         "and `GET /` succeeded. `n/a`: the client cannot express that configuration (e.g. a browser always "
         "sends SNI). Southbound, the clients stand in for the gateway's TLS client; the *app → gateway* "
         "column is what the application sees through the gateway, with the gateway's logged symptom.",

@@ -35,15 +35,18 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 Validity = Literal["valid", "expired", "not-yet-valid"]
-Role = Literal["root", "intermediate", "server", "client"]
+Role = Literal["root", "intermediate", "server", "client", "ocsp-responder"]
+RevocationReason = Literal["keyCompromise", "cACompromise", "affiliationChanged", "superseded",
+                           "cessationOfOperation", "certificateHold"]
 
 LAB_DOMAIN = "lab.test"
 PERMITTED_DNS = (LAB_DOMAIN, "localhost")
 PERMITTED_NETS = ("127.0.0.0/8", "::1/128")
-SCHEMA_VERSION = 1  # bump when generation logic changes in a way the catalogue text does not show
+OCSP_AIA_URL = "http://ocsp.lab.test/"  # baked into OCSP-enabled leaves; the live responder URL is given explicitly
+SCHEMA_VERSION = 2  # bump when generation logic changes in a way the catalogue text does not show
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,10 @@ class CertEntry:
     validity: Validity = "valid"
     source: Literal["lab", "trustme"] = "lab"
     description: str = ""
+    ocsp: bool = False  # server leaf: Authority Information Access names the lab's OCSP responder
+    must_staple: bool = False  # server leaf: TLS Feature status_request (RFC 7633 "must-staple")
+    revoked: RevocationReason | None = None  # the lab responder answers "revoked" with this reason
+    ocsp_signing: bool = True  # ocsp-responder role: carries id-kp-OCSPSigning (False: not authorised)
 
 
 CATALOGUE: tuple[CertEntry, ...] = (
@@ -92,6 +99,26 @@ CATALOGUE: tuple[CertEntry, ...] = (
               description="a client CA the server does not trust"),
     CertEntry("client-unknown", "client", "client-unknown-root", "client.lab.test", ("client.lab.test",),
               source="trustme", description="a client certificate from a CA the server does not know"),
+    # --- OCSP: leaves whose AIA names the lab responder, and delegated responder certificates ---
+    CertEntry("ocsp-server", "server", "intermediate", "api.lab.test", ("api.lab.test", "localhost", "127.0.0.1"),
+              ocsp=True, description="a valid server certificate whose AIA names the OCSP responder"),
+    CertEntry("ocsp-server-must-staple", "server", "intermediate", "api.lab.test",
+              ("api.lab.test", "localhost", "127.0.0.1"), ocsp=True, must_staple=True,
+              description="the same, with the TLS Feature (must-staple) extension"),
+    CertEntry("ocsp-server-revoked", "server", "intermediate", "api.lab.test",
+              ("api.lab.test", "localhost", "127.0.0.1"), ocsp=True, revoked="keyCompromise",
+              description="an OCSP-enabled server certificate the CA has revoked (keyCompromise)"),
+    CertEntry("ocsp-server-renewed", "server", "intermediate", "api.lab.test",
+              ("api.lab.test", "localhost", "127.0.0.1"), ocsp=True,
+              description="a newly issued replacement for the revoked certificate"),
+    CertEntry("ocsp-responder", "ocsp-responder", "intermediate", "tlslab OCSP Responder",
+              description="a delegated OCSP responder certificate (id-kp-OCSPSigning, issued by the intermediate)"),
+    CertEntry("ocsp-responder-expired", "ocsp-responder", "intermediate", "tlslab OCSP Responder",
+              validity="expired", description="the delegated responder certificate, expired yesterday"),
+    CertEntry("ocsp-responder-not-authorised", "ocsp-responder", "intermediate", "tlslab OCSP Responder",
+              ocsp_signing=False, description="issued by the intermediate but without id-kp-OCSPSigning"),
+    CertEntry("ocsp-responder-other-ca", "ocsp-responder", "other-intermediate", "tlslab OCSP Responder",
+              description="an OCSP signing certificate from another CA (not the leaf's issuer)"),
 )
 
 VALID_DAYS = 90
@@ -145,7 +172,7 @@ class _LabBuilder:
             x509.NameAttribute(NameOID.COMMON_NAME, entry.common_name),
         ])
         not_before, not_after = _window(entry.validity, self.now)
-        if entry.role != "server":  # CAs outlive the leaves they sign
+        if entry.role in ("root", "intermediate"):  # CAs outlive the leaves they sign
             not_after = self.now + dt.timedelta(days=VALID_DAYS * 4)
         issuer_cert, issuer_key = issuer if issuer else (None, key)
         builder = (
@@ -181,6 +208,19 @@ class _LabBuilder:
                     ),
                     critical=True,
                 )
+        elif entry.role == "ocsp-responder":
+            eku = [ExtendedKeyUsageOID.OCSP_SIGNING] if entry.ocsp_signing else [ExtendedKeyUsageOID.SERVER_AUTH]
+            builder = (
+                builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(
+                    x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                  data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                  crl_sign=False, encipher_only=False, decipher_only=False),
+                    critical=True,
+                )
+                .add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+                .add_extension(x509.OCSPNoCheck(), critical=False)  # RFC 6960 4.2.2.2.1: don't check the checker
+            )
         else:
             builder = (
                 builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -193,6 +233,13 @@ class _LabBuilder:
                 .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
                 .add_extension(_san(entry.names), critical=False)
             )
+            if entry.ocsp:
+                builder = builder.add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
+                    AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(OCSP_AIA_URL))]),
+                    critical=False)
+            if entry.must_staple:
+                builder = builder.add_extension(x509.TLSFeature([x509.TLSFeatureType.status_request]),
+                                                critical=False)
         return builder.sign(issuer_key, hashes.SHA256()), key
 
 
@@ -205,7 +252,10 @@ def _generate(directory: Path, now: dt.datetime) -> None:
     trustme_cas: dict[str, "trustme.CA"] = {}
     for entry in CATALOGUE:
         if entry.source == "lab":
-            parent = lab_material[entry.issuer] if entry.issuer else None
+            parent = lab_material.get(entry.issuer) if entry.issuer else None
+            if entry.issuer and parent is None:  # a lab-built certificate issued by a trustme CA
+                parent = (x509.load_pem_x509_certificate((directory / f"{entry.issuer}.pem").read_bytes()),
+                          serialization.load_pem_private_key((directory / f"{entry.issuer}.key").read_bytes(), None))  # type: ignore[assignment]
             cert, key = lab.build(entry, parent)
             cert_pem = cert.public_bytes(serialization.Encoding.PEM)
             key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

@@ -8,7 +8,7 @@ from typing import Any
 from lab.harness import Check, Phase, RunReport, ScenarioResult
 from lab.probes.base import Outcome
 
-SCHEMA = "tlslab.run/1"
+SCHEMA = "tlslab.run/1"  # checks gained "status" (pass/fail/n/a) and "not_applicable": additive
 
 
 def outcome_json(outcome: Outcome | None) -> dict[str, Any] | None:
@@ -25,8 +25,10 @@ def outcome_json(outcome: Outcome | None) -> dict[str, Any] | None:
 
 def check_json(check: Check) -> dict[str, Any]:
     return {
-        "client": check.client, "passed": check.passed, "expected": [str(s) for s in check.expected],
-        "observed": outcome_json(check.outcome), "note": check.note or None, "applicable": check.applicable,
+        "client": check.client, "passed": check.passed, "status": check.status,
+        "expected": [str(s) for s in check.expected],
+        "observed": outcome_json(check.outcome), "note": check.note or None,
+        "not_applicable": check.not_applicable,
     }
 
 
@@ -60,7 +62,7 @@ def report_junit(report: RunReport) -> str:
     root = ET.Element("testsuites", name="tlslab", time=f"{report.elapsed:.3f}")
     for result in report.results:
         cases = [(p, c) for p in result.phases for c in p.checks]
-        failures = sum(1 for _, c in cases if not c.passed) + (1 if result.error else 0)
+        failures = sum(1 for _, c in cases if c.status == "fail") + (1 if result.error else 0)
         suite = ET.SubElement(root, "testsuite", name=f"{result.scenario} [{result.direction.value}, {result.backend}]",
                               tests=str(len(cases) + (1 if result.error else 0)), failures=str(failures),
                               time=f"{result.elapsed:.3f}")
@@ -71,11 +73,11 @@ def report_junit(report: RunReport) -> str:
             name = f"{phase.resolution or 'fault'} / {check.client}"
             case = ET.SubElement(suite, "testcase", classname=result.scenario, name=name,
                                  time=f"{check.outcome.elapsed if check.outcome else 0:.3f}")
-            if not check.passed:
+            if check.not_applicable:
+                ET.SubElement(case, "skipped", message=f"not applicable: {check.not_applicable}")
+            elif not check.passed:
                 failure = ET.SubElement(case, "failure", message=check.note or "failed")
                 failure.text = check.outcome.raw if check.outcome else check.note
-            elif not check.applicable:
-                ET.SubElement(case, "skipped", message=check.note)
             elif check.outcome:
                 ET.SubElement(case, "system-out").text = f"{check.outcome.symptom}: {check.outcome.raw}"
     ET.indent(root)

@@ -77,8 +77,18 @@ def sweep_up_processes(timeout: float = 5.0) -> list[SweepResult]:
     return results
 
 
+def sweep_containers() -> list[SweepResult]:
+    """The lab's nginx containers (label tlslab=1) that a killed run left; nothing when Docker is absent."""
+    from lab.dockerutil import DockerUnavailable
+    from lab.servers.nginx_backend import sweep
+    try:
+        return sweep()
+    except DockerUnavailable:
+        return []
+
+
 Sweeper = Callable[[], list[SweepResult]]
-SWEEPERS: list[Sweeper] = [sweep_up_processes]
+SWEEPERS: list[Sweeper] = [sweep_up_processes, sweep_containers]  # processes first: they remove their own
 
 
 def sweep_all() -> list[SweepResult]:

@@ -58,13 +58,22 @@ class Expectation:
     backends: Mapping[str, Mapping[str, tuple[Symptom, ...]]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    # probe -> why it cannot observe this fault (e.g. s_client prints a staple but never checks its
+    # signer); such a probe is reported "not applicable" for the fault and must still pass every fix.
+    not_applicable: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
-    def for_client(self, client: str, backend: str = "twisted") -> tuple[Symptom, ...]:
-        """The symptoms `client` may show on `backend`: backend override, probe override, default."""
-        per_backend = self.backends.get(backend, {})
-        for key in (client, "*"):
-            if key in per_backend:
-                return per_backend[key]
+    def for_client(self, client: str, backend: str = "twisted",
+                   direction: Direction | None = None) -> tuple[Symptom, ...]:
+        """The symptoms `client` may show on `backend`: backend override, probe override, default.
+
+        A backend override may be limited to one direction with a ``backend.direction`` key, e.g.
+        ``[symptom.backends."nginx.northbound"]`` (nginx is the TLS server only northbound).
+        """
+        tables = [self.backends.get(f"{backend}.{direction.value}", {})] if direction else []
+        for per_backend in (*tables, self.backends.get(backend, {})):
+            for key in (client, "*"):
+                if key in per_backend:
+                    return per_backend[key]
         return self.probes.get(client, self.default)
 
 
@@ -122,10 +131,10 @@ class Scenario:
 
 _TOP_KEYS = {"id", "title", "document", "section", "direction", "directions", "fault", "servername",
              "symptom", "server", "client", "resolution"}
-_SYMPTOM_KEYS = {"documented", "expect", "probes", "backends"}
+_SYMPTOM_KEYS = {"documented", "expect", "probes", "backends", "not_applicable"}
 _RESOLUTION_KEYS = {"name", "summary", "documented", "recommended", "server", "client"}
-_CERT_FIELDS = {"certificate", "default_certificate"}
-_CERT_LIST_FIELDS = {"chain", "default_chain", "client_cas"}
+_CERT_FIELDS = {"certificate", "default_certificate", "ocsp_signer"}
+_CERT_LIST_FIELDS = {"chain", "default_chain", "client_cas", "ocsp_trusted"}
 
 
 class _Reader:
@@ -219,6 +228,9 @@ def load_scenario(path: Path) -> Scenario:
     backends_table = symptom.get("backends", {})
     if not isinstance(backends_table, dict) or not all(isinstance(v, dict) for v in backends_table.values()):
         raise r.fail("symptom.backends", "must be a table of backend tables, e.g. [symptom.backends.nginx]")
+    na_table = symptom.get("not_applicable", {})
+    if not isinstance(na_table, dict) or not all(isinstance(v, str) and v.strip() for v in na_table.values()):
+        raise r.fail("symptom.not_applicable", "must be a table of probe = \"why it cannot observe this fault\"")
     expect = Expectation(
         default=r.symptoms(symptom.get("expect"), "symptom.expect"),
         documented=r.string(symptom, "documented", "symptom.", required=False),
@@ -227,6 +239,7 @@ def load_scenario(path: Path) -> Scenario:
             b: MappingProxyType({k: r.symptoms(v, f"symptom.backends.{b}.{k}") for k, v in table.items()})
             for b, table in backends_table.items()
         }),
+        not_applicable=MappingProxyType({k: v.strip() for k, v in na_table.items()}),
     )
 
     server = ServerSpec(**r.patch(ServerSpec, data.get("server", {}), "server"))

@@ -23,6 +23,54 @@ class SniPolicy(enum.Enum):
     DEFAULT_CERTIFICATE = "default-certificate"  # serve `default_certificate` instead
 
 
+class RevocationMode(enum.Enum):
+    """How a client checks the server certificate's revocation status (OCSP).
+
+    A probe declares the modes it can realise (:attr:`lab.probes.base.ProbeBase.revocation_modes`);
+    a probe asked for another mode is reported *not applicable*, never silently passed.
+    """
+
+    NONE = "none"  # no revocation checking (Python's ssl, most HTTP clients by default)
+    STAPLE = "staple"  # ask for a staple and reject a bad one; no staple is fine unless the leaf is must-staple
+    REQUIRE_STAPLE = "require-staple"  # a valid staple is mandatory (curl --cert-status, a strict policy)
+
+
+class OcspWindow(enum.Enum):
+    """The thisUpdate/nextUpdate window the responder puts in its answers, relative to the real clock."""
+
+    FRESH = "fresh"  # thisUpdate 1 h ago, nextUpdate in 1 day
+    STALE = "stale"  # thisUpdate 6 days ago, nextUpdate in 1 day: old but still valid
+    EXPIRED = "expired"  # nextUpdate yesterday
+    NOT_YET_VALID = "not-yet-valid"  # thisUpdate tomorrow
+
+
+class OcspNetwork(enum.Enum):
+    """What stands between the server (the stapler) and the OCSP responder."""
+
+    OPEN = "open"  # the responder answers at once
+    BLOCKED = "blocked"  # a firewall drops the server's requests: the TCP connection opens, no answer ever comes
+    DOWN = "down"  # the responder is not running: connection refused, for everyone
+    SLOW = "slow"  # the responder answers, after a delay shorter than the fetch timeout
+
+
+class ResponderStatus(enum.Enum):
+    """The OCSPResponseStatus the responder answers with (RFC 6960 4.2.1); anything but
+    ``successful`` carries no certificate status at all."""
+
+    SUCCESSFUL = "successful"
+    MALFORMED_REQUEST = "malformedRequest"
+    INTERNAL_ERROR = "internalError"
+    TRY_LATER = "tryLater"
+    SIG_REQUIRED = "sigRequired"
+    UNAUTHORIZED = "unauthorized"
+
+
+_ENUM_FIELDS: dict[str, type[enum.Enum]] = {
+    "revocation": RevocationMode, "ocsp_window": OcspWindow, "ocsp_network": OcspNetwork,
+    "ocsp_response_status": ResponderStatus,
+}
+
+
 @dataclass(frozen=True)
 class ServerSpec:
     """A TLS server (Edge Router northbound, backend southbound)."""
@@ -37,6 +85,16 @@ class ServerSpec:
     default_chain: tuple[str, ...] = ("intermediate",)
     client_auth: bool = False  # 2-way TLS: require and verify a client certificate
     client_cas: tuple[str, ...] = ()  # trust anchors for client certificates
+    # --- OCSP stapling; each field is one nginx directive so the nginx backend renders them 1:1 ---
+    ocsp_stapling: bool = False  # ssl_stapling on: fetch the leaf's OCSP response and staple it
+    ocsp_stapling_verify: bool = False  # ssl_stapling_verify on: staple only a response that verifies
+    ocsp_trusted: tuple[str, ...] = ()  # ssl_trusted_certificate: where the issuer (and signer's CA) may be found
+    ocsp_stapling_file: bool = False  # ssl_stapling_file: a response fetched out of band at deploy, served as is
+    # --- the OCSP responder run by the leaf's CA (nginx: ssl_stapling_responder <the live URL>) ---
+    ocsp_signer: str | None = None  # certificate that signs responses; None: the leaf's issuing CA itself
+    ocsp_window: OcspWindow = OcspWindow.FRESH
+    ocsp_response_status: ResponderStatus = ResponderStatus.SUCCESSFUL
+    ocsp_network: OcspNetwork = OcspNetwork.OPEN
 
 
 @dataclass(frozen=True)
@@ -50,12 +108,20 @@ class ClientSpec:
     trust: str = "root"  # the trust anchor (a CA in the catalogue)
     certificate: str | None = None  # client certificate for 2-way TLS
     timeout: float = 5.0  # seconds for connect + handshake + response
+    revocation: RevocationMode = RevocationMode.NONE  # OCSP checking of the server certificate
+    clock_offset_days: float = 0.0  # the client's clock runs this far ahead (negative: behind) of the real one
 
 
 def _coerce(spec_type: type, name: str, value: Any) -> Any:
     """Turn a TOML value into the field's type, or raise ValueError naming what is allowed."""
     if name in ("min_protocol", "max_protocol"):
         return None if value is None else Protocol.parse(str(value))
+    if name in _ENUM_FIELDS:
+        enum_type = _ENUM_FIELDS[name]
+        try:
+            return enum_type(value)
+        except ValueError:
+            raise ValueError(f"must be one of {', '.join(str(m.value) for m in enum_type)}") from None
     if name == "sni" and spec_type is ServerSpec:
         try:
             return SniPolicy(value)
@@ -128,4 +194,4 @@ def spec_as_dict(spec: Any) -> dict[str, Any]:
     return out
 
 
-__all__ = ["ServerSpec", "ClientSpec", "SniPolicy", "parse_patch", "spec_diff", "spec_as_dict", "field"]
+__all__ = ["ServerSpec", "ClientSpec", "SniPolicy", "RevocationMode", "OcspWindow", "OcspNetwork", "ResponderStatus", "parse_patch", "spec_diff", "spec_as_dict", "field"]

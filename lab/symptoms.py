@@ -10,6 +10,16 @@ A symptom is ``kind`` plus ``detail``, written ``kind:detail``:
     ok                      the handshake and the HTTP exchange succeeded
     alert:<name>            the peer sent a fatal alert (RFC 8446 names: handshake_failure, unknown_ca, ...)
     verify:<reason>         this client rejected the peer's certificate (expired, unknown-issuer, hostname-mismatch, ...)
+    revocation:<reason>     this client's revocation (OCSP) check failed; the certificate chain itself was fine:
+        no-staple                the server stapled no OCSP response and the client requires one
+        revoked                  the CA says the certificate is revoked (any source: staple, CRL, browser)
+        unknown                  the responder does not know the certificate, or answered for another one
+        expired-response         the response's nextUpdate is in the past by the client's clock
+        not-yet-valid-response   the response's thisUpdate is in the future by the client's clock
+        untrusted-signer         the response's signature or signer (expired, not authorised, another CA) fails
+        responder-error          the responder answered an error status (tryLater, malformedRequest, ...)
+        malformed                the bytes are not an OCSP response
+        unavailable              no response obtainable at all (refused, timed out): direct queries
     negotiation:<reason>    this client found no common ground by itself (protocol-version, no-ciphers, no-protocols)
     closed                  the peer closed the connection without a usable alert
     timeout / refused       the network level: no answer in time, nothing listening
@@ -28,6 +38,7 @@ class Kind(enum.Enum):
     OK = "ok"
     ALERT = "alert"
     VERIFY = "verify"
+    REVOCATION = "revocation"
     NEGOTIATION = "negotiation"
     CLOSED = "closed"
     TIMEOUT = "timeout"
@@ -104,6 +115,23 @@ def _r(pattern: str, kind: Kind, detail: str = "") -> Rule:
 # Certificate verification comes first: OpenSSL prints "certificate verify failed" *and*
 # sends an alert, and what the user must fix is the verification reason.
 RULES: tuple[Rule, ...] = (
+    # --- the revocation (OCSP) check failed: curl, s_client's printed status, the lab's own checks ---
+    # Before the certificate rules: "OCSP response has expired" is about the response, not the certificate.
+    _r(r"No OCSP response received|OCSP response: no response sent|no OCSP response (?:was )?stapled",
+       Kind.REVOCATION, "no-staple"),
+    _r(r"Invalid OCSP response status|OCSP Response Status: (?!successful)|OCSP response status (?!successful)\w+",
+       Kind.REVOCATION, "responder-error"),
+    _r(r"OCSP response verification failed|OCSP signer|OCSP_basic_verify",
+       Kind.REVOCATION, "untrusted-signer"),
+    _r(r"OCSP response has expired|OCSP response (?:is )?expired", Kind.REVOCATION, "expired-response"),
+    _r(r"OCSP response (?:is )?not yet valid", Kind.REVOCATION, "not-yet-valid-response"),
+    _r(r"certificate revoked|CERT_REVOKED|revocation status: revoked|ERR_CERT_REVOKED|revocation reason|"
+       r"Cert Status: revoked|certificate status is revoked|Certificate has been revoked",
+       Kind.REVOCATION, "revoked"),
+    _r(r"Cert Status: unknown|certificate status is unknown|Could not find certificate ID",
+       Kind.REVOCATION, "unknown"),
+    _r(r"Invalid OCSP response|malformed OCSP response|not an OCSP response", Kind.REVOCATION, "malformed"),
+    _r(r"OCSP responder (?:did not answer|refused|unreachable)|OCSP request failed", Kind.REVOCATION, "unavailable"),
     # --- this client rejected the peer's certificate -------------------------------------
     _r(r"hostname mismatch|no alternative certificate subject name matches|"
        r"ip address mismatch|DNSMismatch|IPAddressMismatch|doesn't match|does not match|"
@@ -114,8 +142,6 @@ RULES: tuple[Rule, ...] = (
     _r(r"certificate is not yet valid|CertificateNotYetValidException|NotBefore:|X509_V_ERR_CERT_NOT_YET_VALID|\bnum=9\b",
        Kind.VERIFY, "not-yet-valid"),
     _r(r"ERR_CERT_DATE_INVALID", Kind.VERIFY, "expired"),
-    _r(r"certificate revoked|CERT_REVOKED|revocation status: revoked|ERR_CERT_REVOKED|"
-       r"Certificate has been revoked", Kind.VERIFY, "revoked"),
     _r(r"unable to get local issuer certificate|unable to get issuer certificate|"
        r"unable to verify the first certificate|PKIX path building failed|"
        r"unable to find valid certification path|No trusted certificate found|ERR_CERT_AUTHORITY_INVALID|"
@@ -154,7 +180,9 @@ RULES: tuple[Rule, ...] = (
     _r(r"connection refused|ConnectException|\(7\) Failed to connect|ERR_CONNECTION_REFUSED", Kind.REFUSED),
     _r(r"unexpected eof|EOF occurred in violation of protocol|connection reset|Connection closed|"
        r"Remote host terminated|Empty reply from server|SSL_ERROR_SYSCALL|ConnectionLost|"
-       r"ERR_CONNECTION_(?:CLOSED|RESET)|ERR_EMPTY_RESPONSE|closed by peer|SSLEOFError",
+       r"ERR_CONNECTION_(?:CLOSED|RESET)|ERR_EMPTY_RESPONSE|closed by peer|SSLEOFError|"
+       # nginx's error log: "peer closed connection in SSL handshake", "upstream prematurely closed connection"
+       r"(?:peer|prematurely) closed connection",
        Kind.CLOSED),
 )
 

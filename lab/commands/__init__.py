@@ -1,4 +1,4 @@
-"""Typer sub-apps for the nginx backend (``tlslab image …``, ``tlslab export …``), wired in by :mod:`lab.cli`."""
+"""Typer sub-apps kept out of :mod:`lab.cli` (``tlslab image``, ``export``, ``ocsp``), and their shared error handling."""
 
 from __future__ import annotations
 

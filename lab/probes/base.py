@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 
 from lab.pki import Pki
-from lab.specs import ClientSpec
+from lab.specs import ClientSpec, RevocationMode
 from lab.symptoms import Kind, Symptom, http_symptom, normalise
 
 MAX_RESPONSE = 64 * 1024
@@ -99,21 +99,36 @@ class Probe:
     The lifecycle is a no-op by default; probes that keep a process (a JVM, a browser)
     start it in ``__enter__`` and stop it in ``__exit__``. The harness enters every probe
     once per run.
+
+    A probe declares what it can realise of a client spec: the revocation modes it can check
+    (:attr:`revocation_modes`) and whether it can run with a skewed clock
+    (:meth:`clock_offset_reason`). For anything else :meth:`unsupported_reason` says why, and
+    the harness reports the probe "not applicable" for that phase, never as a pass.
     """
 
     name = "probe"
     description = ""
+    revocation_modes: frozenset[RevocationMode] = frozenset({RevocationMode.NONE})
+    revocation_note = "it has no API to check OCSP"  # why the other modes are missing
 
     def unavailable_reason(self) -> str | None:
         """Why this probe cannot run on this machine (e.g. a missing tool), or None."""
         return None
 
-    def not_applicable(self, spec: ClientSpec) -> str | None:
-        """Why this client cannot express `spec` at all (e.g. a browser cannot omit SNI), or None.
+    def clock_offset_reason(self) -> str | None:
+        """Why this probe cannot run with a clock offset (None: it can)."""
+        return "it cannot run with a clock other than the machine's"
 
-        Decided from the spec alone, before anything runs, so it can never hide a failure the
-        client could have shown; the harness reports such a check as not applicable.
-        """
+    def unsupported_reason(self, spec: ClientSpec) -> str | None:
+        """Why this probe cannot realise `spec` (a revocation mode, a skewed clock), or None."""
+        if spec.revocation not in self.revocation_modes:
+            modes = ", ".join(sorted(m.value for m in self.revocation_modes))
+            return (f"{self.name} cannot check revocation as '{spec.revocation.value}': "
+                    f"{self.revocation_note} (supports: {modes})")
+        if spec.clock_offset_days:
+            why = self.clock_offset_reason()
+            if why:
+                return f"{self.name} cannot skew its clock by {spec.clock_offset_days:+g} days: {why}"
         return None
 
     def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome:

@@ -19,7 +19,7 @@ A browser cannot pin everything a scenario's client spec pins, and some pins nee
 process of their own (command-line switches). So one browser per distinct
 (trust anchor, TLS version range, cipher set, client certificate) is launched lazily and reused; each probe gets a
 fresh context (no cookies, no TLS session reuse). What Chromium cannot express at all is
-reported by :meth:`BrowserProbe.not_applicable`, from the spec alone, before anything runs:
+reported by :meth:`BrowserProbe.unsupported_reason`, from the spec alone, before anything runs:
 
 * ``sni = false``: a browser always sends ``server_name``;
 * TLS 1.0/1.1: Chromium removed them (``--ssl-version-min`` accepts tls1.2 and up);
@@ -168,6 +168,8 @@ def write_auto_select_preferences(user_data_dir: Path) -> None:
 class BrowserProbe(ProbeBase):
     name = "browser"
     description = "headless Chromium (Debian's chromium via Playwright), lab CA trusted in its profile only"
+    revocation_note = ("Chromium does not check OCSP for ordinary certificates (it relies on CRLSets) "
+                       "and has no switch to require a staple")
 
     def __init__(self, executable: str | None = None) -> None:
         self.executable = executable
@@ -187,7 +189,11 @@ class BrowserProbe(ProbeBase):
                        "(Debian: apt-get install libnss3-tools)"
         return _playwright_missing()
 
-    def not_applicable(self, spec: ClientSpec) -> str | None:
+    def unsupported_reason(self, spec: ClientSpec) -> str | None:
+        """What of `spec` Chromium cannot express (the harness then reports n/a, never a pass)."""
+        why = super().unsupported_reason(spec)  # revocation modes, clock offset
+        if why:
+            return why
         if not spec.sni:
             return "a browser always sends SNI (server_name); it cannot play a client without it"
         for version in (spec.min_protocol, spec.max_protocol):
@@ -296,7 +302,7 @@ class BrowserProbe(ProbeBase):
     def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome:
         if self._stack is None:
             raise LabError("the browser probe keeps Chromium running: use it as 'with BrowserProbe() as probe: ...'")
-        reason = self.not_applicable(spec)
+        reason = self.unsupported_reason(spec)
         if reason:
             raise LabError(f"the browser cannot express this client spec: {reason}")
         started = time.monotonic()

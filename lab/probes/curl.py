@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from lab.probes.base import ClientFiles, Outcome, ProbeBase, Target, outcome_from_error, which
 from lab.probes.cli_tool import run_tool
-from lab.specs import ClientSpec
+from lab.specs import ClientSpec, RevocationMode
 from lab.symptoms import http_symptom
 from lab.tls import effective_ciphers
 
@@ -31,12 +32,39 @@ def command(target: Target, spec: ClientSpec, files: ClientFiles) -> list[str]:
         argv += ["--ciphers", ciphers]
     if files.cert_file and files.key_file:
         argv += ["--cert", str(files.cert_file), "--key", str(files.key_file)]
+    if spec.revocation is RevocationMode.REQUIRE_STAPLE:
+        argv += ["--cert-status"]
     return argv + ["--write-out", _STATUS_MARK + "%{http_code}", url]
+
+
+FAKETIME_LIBS = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+                 "/usr/lib/faketime/libfaketime.so.1", "/usr/local/lib/faketime/libfaketime.so.1")
+
+
+def faketime_library() -> str | None:
+    """libfaketime, which shifts a tool's clock without touching the machine's (Debian: apt-get install faketime)."""
+    return next((lib for lib in FAKETIME_LIBS if os.path.exists(lib)), None)
+
+
+def faketime_env(offset_days: float) -> dict[str, str]:
+    """The environment that runs a child `offset_days` ahead; monotonic clocks stay real so timeouts hold."""
+    lib = faketime_library()
+    if lib is None:
+        raise FileNotFoundError("libfaketime")
+    return {**os.environ, "LD_PRELOAD": lib, "FAKETIME": f"{offset_days * 86400:+.0f}",
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_NO_CACHE": "1"}
 
 
 class CurlProbe(ProbeBase):
     name = "curl"
     description = "curl (the system curl and its OpenSSL)"
+    revocation_modes = frozenset({RevocationMode.NONE, RevocationMode.REQUIRE_STAPLE})
+    revocation_note = "curl's only revocation check is --cert-status, which requires a valid staple"
+
+    def clock_offset_reason(self) -> str | None:
+        if faketime_library() is None:
+            return "curl has no clock option and libfaketime is not installed (Debian: apt-get install faketime)"
+        return None
 
     def unavailable_reason(self) -> str | None:
         if which("curl") is None:
@@ -45,7 +73,8 @@ class CurlProbe(ProbeBase):
 
     def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome:
         started = time.monotonic()
-        result = run_tool(command(target, spec, files), timeout=spec.timeout + 2)
+        env = faketime_env(spec.clock_offset_days) if spec.clock_offset_days else None
+        result = run_tool(command(target, spec, files), timeout=spec.timeout + 2, env=env)
         if result.returncode is None:
             return outcome_from_error(self.name, f"timed out after {spec.timeout:g}s", started)
         out = result.stdout.decode("utf-8", "replace")

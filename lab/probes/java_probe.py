@@ -229,6 +229,8 @@ class _Jvm:
 class JavaProbe(ProbeBase):
     name = "java"
     description = "Java JSSE client (the APIGEE gateway's TLS stack), one long-lived JVM"
+    revocation_note = ("JSSE can check OCSP (PKIXRevocationChecker, status_request), "
+                       "but this probe does not enable it yet")
 
     def __init__(self, crypto_policy: CryptoPolicy = "unlimited", java: str = "java", javac: str = "javac",
                  cache: Path | None = None) -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import re
 import shlex
 import subprocess
 import time
 
+from lab.ocsp import LEEWAY
 from lab.probes.base import ClientFiles, Outcome, ProbeBase, Target, http_request, outcome_from_error, outcome_from_response, which
 from lab.probes.cli_tool import run_tool
-from lab.specs import ClientSpec
+from lab.probes.pyopenssl_probe import client_clock
+from lab.specs import ClientSpec, RevocationMode
 from lab.tls import effective_ciphers
 
 _NOISE = re.compile(r"^(depth=|verify return:|CONNECTED\(|DONE|---|Connecting to )")
@@ -29,7 +33,56 @@ def command(target: Target, spec: ClientSpec, files: ClientFiles, *, host: str |
         argv += ["-cipher", ciphers]
     if files.cert_file and files.key_file:
         argv += ["-cert", str(files.cert_file), "-key", str(files.key_file)]
+    if spec.clock_offset_days:
+        argv += ["-attime", str(int(client_clock(spec).timestamp()))]  # the chain is verified at the skewed time
+    if spec.revocation is not RevocationMode.NONE:
+        return argv + ["-status", "-ign_eof"]  # -quiet would silence the printed OCSP response
     return argv + ["-quiet"]
+
+
+_HTTP_STATUS = re.compile(rb"^HTTP/1\.[01] \d{3}[^\r\n]*", re.MULTILINE)
+_GMT = "%b %d %H:%M:%S %Y GMT"
+
+
+def _printed_time(block: str, label: str) -> dt.datetime | None:
+    m = re.search(rf"{label}: (.+?GMT)", block)
+    if not m:
+        return None
+    with contextlib.suppress(ValueError):
+        return dt.datetime.strptime(m.group(1).strip(), _GMT).replace(tzinfo=dt.timezone.utc)
+    return None
+
+
+def judge_status(stdout: str, spec: ClientSpec) -> str | None:
+    """The lab's reading of what ``s_client -status`` printed: a failure sentence, or None.
+
+    s_client requests and *prints* the staple but never fails the handshake over it, and never
+    checks its signature: the lab judges the printed response status, time window (against the
+    probe's clock) and certificate status, as a person reading the output would.
+    """
+    said = "(s_client -status printed it; the handshake itself went on)"
+    if "OCSP response: no response sent" in stdout:
+        return None if spec.revocation is RevocationMode.STAPLE else f"OCSP response: no response sent {said}"
+    start = stdout.find("OCSP response:")
+    if start < 0:
+        return None
+    data = stdout.find("OCSP Response Data", start)
+    end = stdout.find("\n======", data) if data >= 0 else -1
+    block = stdout[start:end if end >= 0 else len(stdout)]
+    status = re.search(r"OCSP Response Status: (\w+)", block)
+    if status and status.group(1) != "successful":
+        return None if spec.revocation is RevocationMode.STAPLE else f"OCSP Response Status: {status.group(1)} {said}"
+    now = client_clock(spec)
+    next_update, this_update = _printed_time(block, "Next Update"), _printed_time(block, "This Update")
+    if next_update and now > next_update + LEEWAY:
+        return f"OCSP response has expired: Next Update {next_update:%Y-%m-%d %H:%M:%SZ} < probe clock {now:%Y-%m-%d %H:%M:%SZ} {said}"
+    if this_update and now < this_update - LEEWAY:
+        return f"OCSP response is not yet valid: This Update {this_update:%Y-%m-%d %H:%M:%SZ} > probe clock {now:%Y-%m-%d %H:%M:%SZ} {said}"
+    cert_status = re.search(r"Cert Status: (\w+)", block)
+    if cert_status and cert_status.group(1) != "good":
+        reason = re.search(r"Revocation Reason: (\w+)", block)
+        return f"Cert Status: {cert_status.group(1)}" + (f" (Revocation Reason: {reason.group(1)})" if reason else "") + f" {said}"
+    return None
 
 
 def tool_version() -> str:
@@ -42,6 +95,10 @@ def tool_version() -> str:
 class OpenSslProbe(ProbeBase):
     name = "openssl"
     description = "openssl s_client (the system OpenSSL CLI)"
+    revocation_modes = frozenset({RevocationMode.NONE, RevocationMode.STAPLE, RevocationMode.REQUIRE_STAPLE})
+
+    def clock_offset_reason(self) -> str | None:
+        return None  # -attime for the chain; the printed staple is judged against the same clock
 
     def unavailable_reason(self) -> str | None:
         if which("openssl") is None:
@@ -55,6 +112,12 @@ class OpenSslProbe(ProbeBase):
             return outcome_from_error(self.name, f"timed out after {spec.timeout:g}s", started)
         if result.stdout.startswith(b"HTTP/"):
             return outcome_from_response(self.name, result.stdout, started)
+        http = _HTTP_STATUS.search(result.stdout)
+        if spec.revocation is not RevocationMode.NONE and http:  # -status: the session output precedes HTTP
+            failure = judge_status(result.stdout[:http.start()].decode("utf-8", "replace"), spec)
+            if failure:
+                return outcome_from_error(self.name, failure, started)
+            return outcome_from_response(self.name, result.stdout[http.start():], started)
         lines = [ln for ln in result.stderr.splitlines() if ln.strip() and not _NOISE.match(ln)]
         # keep 'verify error:num=N:...' (the reason) ahead of the generic 'certificate verify failed'
         lines.sort(key=lambda ln: 0 if "verify error" in ln else 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import select
 import socket
 import time
@@ -13,8 +14,9 @@ from service_identity import CertificateError, VerificationError
 from service_identity.pyopenssl import verify_hostname
 
 from lab.contexts import client_context
+from lab.ocsp import check_response, must_staple
 from lab.probes.base import MAX_RESPONSE, ClientFiles, Outcome, ProbeBase, Target, http_request, outcome_from_error, outcome_from_response
-from lab.specs import ClientSpec
+from lab.specs import ClientSpec, RevocationMode
 from lab.symptoms import X509_VERIFY_ERRORS
 
 T = TypeVar("T")
@@ -33,19 +35,69 @@ def _pump(conn: SSL.Connection, sock: socket.socket, op: Callable[[], T], deadli
             select.select([sock] if readable else [], [] if readable else [sock], [], remaining)
 
 
+def client_clock(spec: ClientSpec) -> dt.datetime:
+    """The time as this client believes it to be (the real clock plus the spec's offset)."""
+    return dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=spec.clock_offset_days)
+
+
+class StapleCheck:
+    """The OCSP client callback: judges the staple during the handshake, by the client's clock.
+
+    Runs after OpenSSL verified the chain, so the issuer is the verified chain's second
+    certificate. Returning False aborts the handshake (bad_certificate_status_response); the
+    reason is kept for the outcome's raw text.
+    """
+
+    def __init__(self, mode: RevocationMode, now: dt.datetime) -> None:
+        self.mode = mode
+        self.now = now
+        self.rejection: str | None = None
+
+    def __call__(self, conn: SSL.Connection, staple: bytes, data: object) -> bool:
+        chain = conn.get_verified_chain(as_cryptography=True) or conn.get_peer_cert_chain(as_cryptography=True) or []
+        if not chain:
+            self.rejection = "OCSP signer: no verified chain to check the staple against"
+            return False
+        leaf = chain[0]
+        if not staple:
+            if self.mode is RevocationMode.REQUIRE_STAPLE:
+                self.rejection = "no OCSP response was stapled, and this client requires one"
+            elif must_staple(leaf):
+                self.rejection = "no OCSP response was stapled for a must-staple certificate (TLS Feature status_request)"
+            return self.rejection is None
+        if len(chain) < 2:
+            self.rejection = "OCSP signer: the chain holds no issuer to check the staple against"
+            return False
+        verdict = check_response(staple, leaf, chain[1], self.now)
+        if verdict.ok or (self.mode is RevocationMode.STAPLE and verdict.symptom.detail == "responder-error"):
+            return True  # soft-fail: an error status carries no certificate status either way
+        self.rejection = verdict.message
+        return False
+
+
 def fetch(target: Target, spec: ClientSpec, files: ClientFiles, client: str = "pyopenssl") -> Outcome:
     """One HTTPS exchange with a spec-built pyOpenSSL context (also the gateway's upstream client)."""
     started = time.monotonic()
     deadline = started + spec.timeout
     verify_errors: list[tuple[int, int]] = []
+    staple_check: StapleCheck | None = None
     try:
         ctx, verify_errors = client_context(spec, files)
+        if spec.clock_offset_days:
+            store = ctx.get_cert_store()
+            assert store is not None
+            store.set_time(client_clock(spec))
+        if spec.revocation is not RevocationMode.NONE:
+            staple_check = StapleCheck(spec.revocation, client_clock(spec))
+            ctx.set_ocsp_client_callback(staple_check)
         sock = socket.create_connection((target.host, target.port), timeout=spec.timeout)
     except (OSError, SSL.Error) as exc:
         return outcome_from_error(client, f"{type(exc).__name__}: {exc}", started)
     with sock:
         sock.setblocking(False)
         conn = SSL.Connection(ctx, sock)
+        if staple_check is not None:
+            conn.request_ocsp()
         if spec.sni:
             conn.set_tlsext_host_name(target.servername.encode("idna"))
         conn.set_connect_state()
@@ -74,6 +126,8 @@ def fetch(target: Target, spec: ClientSpec, files: ClientFiles, client: str = "p
             return outcome_from_error(client, f"hostname mismatch: {exc}", started)
         except (SSL.Error, OSError) as exc:
             raw = f"{type(exc).__name__}: {exc}"
+            if staple_check is not None and staple_check.rejection:
+                raw = f"OCSP staple rejected: {staple_check.rejection}; {raw}"
             if verify_errors:
                 num, depth = verify_errors[0]
                 raw += f"; verify error:num={num}:{X509_VERIFY_ERRORS.get(num, 'unknown')} at depth {depth}"
@@ -83,6 +137,10 @@ def fetch(target: Target, spec: ClientSpec, files: ClientFiles, client: str = "p
 class PyOpenSslProbe(ProbeBase):
     name = "pyopenssl"
     description = f"pyOpenSSL ({SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()})"
+    revocation_modes = frozenset(RevocationMode)  # the staple is checked in-process with cryptography
+
+    def clock_offset_reason(self) -> str | None:
+        return None  # in-process: the verify store's time and the staple check use the skewed clock
 
     def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome:
         return fetch(target, spec, files, self.name)

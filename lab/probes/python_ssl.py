@@ -45,6 +45,7 @@ def ssl_context(spec: ClientSpec, files: ClientFiles) -> ssl.SSLContext:
 class PythonSslProbe(ProbeBase):
     name = "python-ssl"
     description = f"Python ssl module ({ssl.OPENSSL_VERSION})"
+    revocation_note = "Python's ssl module has no OCSP API (it can neither request nor read a staple)"
 
     def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome:
         started = time.monotonic()

@@ -12,11 +12,21 @@ def _twisted() -> Backend:
     return TwistedBackend()
 
 
-BACKENDS: dict[str, Callable[[], Backend]] = {"twisted": _twisted}
+def _nginx() -> Backend:
+    from lab.servers.nginx_backend import NginxBackend
+    return NginxBackend()
 
 
-def make_backend(name: str) -> Backend:
-    try:
-        return BACKENDS[name]()
-    except KeyError:
-        raise UserInputError(f"--backend: unknown backend {name!r}; choose from {', '.join(BACKENDS)}") from None
+BACKENDS: dict[str, Callable[[], Backend]] = {"twisted": _twisted, "nginx": _nginx}
+
+
+def make_backend(name: str, image: str | None = None) -> Backend:
+    """The backend named `name`; `image` (nginx only) runs another nginx image, e.g. an official one."""
+    if name not in BACKENDS:
+        raise UserInputError(f"--backend: unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
+    if image is not None:
+        if name != "nginx":
+            raise UserInputError("--image applies to --backend nginx only")
+        from lab.servers.nginx_backend import NginxBackend
+        return NginxBackend(image)
+    return BACKENDS[name]()

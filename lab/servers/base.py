@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from lab.pki import Pki
 from lab.probes.base import Target
@@ -50,7 +51,11 @@ class Deployment:
     endpoints: tuple[Endpoint, ...]
     gateway: Endpoint | None = None  # southbound only
     gateway_log: Callable[[], list[str]] = field(default=lambda: [])  # the gateway's error log, oldest first
+    server_log: Callable[[], list[str]] = field(default=lambda: [])  # the TLS server's log (e.g. OCSP stapling)
     config_text: str | None = None  # the server configuration as deployed (nginx.conf for nginx)
+    # Why the gateway cannot realise the client spec (nginx's proxy has no OCSP check), so the app's
+    # request through it cannot observe the phase: reported n/a with this reason, as a probe would be.
+    gateway_not_applicable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,14 @@ def endpoint_files(request: DeployRequest) -> dict[str, Path | None]:
         "client_cert": pki.fullchain_path(cert) if cert else None,
         "client_key": pki.key_path(cert) if cert else None,
     }
+
+
+def responder_endpoints(url: str | None) -> tuple[Endpoint, ...]:
+    """The CA's OCSP responder as an endpoint (role ``ocsp-responder``), when the deployment runs one."""
+    if not url:
+        return ()
+    parts = urlsplit(url)
+    return (Endpoint(role="ocsp-responder", host=parts.hostname or "127.0.0.1", port=parts.port or 80, scheme="http"),)
 
 
 def iter_roles(deployment: Deployment) -> Iterator[str]:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from OpenSSL import SSL
-from twisted.internet import protocol, threads
+from twisted.internet import protocol, task, threads
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IOpenSSLServerConnectionCreator
 from zope.interface import implementer
@@ -24,14 +24,16 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.web import resource, server
 
 from lab.contexts import server_context
+from lab.ocsp import Responder, ResponderPolicy, Stapler, run_responder
 from lab.errors import EnvironmentError_, PortInUse
 from lab.probes.base import ClientFiles, Target
 from lab.probes.pyopenssl_probe import fetch
 from lab.scenario import Direction
 from lab.servers import reactor as lab_reactor
-from lab.servers.base import Deployment, DeployRequest, Endpoint, endpoint_files
+from lab.servers.base import Deployment, DeployRequest, Endpoint, endpoint_files, responder_endpoints
 
 IDLE_TIMEOUT = 10.0  # seconds a client may stall before the server drops it
+STAPLE_REFRESH = 3600.0  # seconds between staple refreshes while a deployment stays up (nginx: hourly)
 MAX_REQUEST = 16 * 1024
 
 
@@ -119,8 +121,8 @@ class _GatewayResource(resource.Resource):
         return server.NOT_DONE_YET
 
 
-def _listen_tls(request: DeployRequest, port: int) -> IListeningPort:
-    ctx = server_context(request.server, request.pki, request.servername)
+def _listen_tls(request: DeployRequest, port: int, staple: Callable[[], bytes] | None = None) -> IListeningPort:
+    ctx = server_context(request.server, request.pki, request.servername, staple)
     body = f"tlslab {request.scenario.id}: TLS handshake OK\n".encode()
     return lab_reactor.reactor().listenSSL(  # type: ignore[no-any-return]
         port, _ResponderFactory(body), _ConnectionCreator(ctx), interface=request.bind
@@ -135,6 +137,10 @@ def _listen_gateway(request: DeployRequest, upstream: Target, port: int, log: li
     return lab_reactor.reactor().listenTCP(port, site, interface=request.bind)  # type: ignore[no-any-return]
 
 
+def _responder_endpoints(responder: Responder | None) -> tuple[Endpoint, ...]:
+    return responder_endpoints(responder.url if responder else None)
+
+
 class TwistedBackend:
     """The default backend: in-process, ready in milliseconds, no dependencies beyond Python."""
 
@@ -145,10 +151,43 @@ class TwistedBackend:
 
     @contextlib.contextmanager
     def deploy(self, request: DeployRequest) -> Iterator[Deployment]:
+        with contextlib.ExitStack() as stack:
+            ocsp_endpoints, staple, server_log = self._ocsp(request, stack)
+            with self._deploy(request, staple, ocsp_endpoints, server_log) as deployment:
+                yield deployment
+
+    @staticmethod
+    def _ocsp(request: DeployRequest, stack: contextlib.ExitStack) -> tuple[
+            tuple[Endpoint, ...], Callable[[], bytes] | None, Callable[[], list[str]]]:
+        """The CA's OCSP responder (when the leaf names one in AIA) and the server's staple.
+
+        The staple is fetched here, before the TLS server listens, so even the first handshake
+        carries it (and the OCSP callback never blocks the reactor); a refresh runs hourly.
+        """
+        spec = request.server
+        log: list[str] = []
+        responder: Responder | None = None
+        if request.pki.entry(spec.certificate).ocsp:
+            responder = stack.enter_context(run_responder(request.pki, ResponderPolicy.from_spec(spec)))
+        if not spec.ocsp_stapling:
+            return _responder_endpoints(responder), None, lambda: list(log)
+        if responder is None:
+            log.append(f'[ocsp] "ssl_stapling" ignored, no OCSP responder URL in the certificate "{spec.certificate}"')
+            return (), (lambda: b""), lambda: list(log)
+        stapler = Stapler(spec, request.pki, responder)
+        stapler.refresh()
+        refresher = task.LoopingCall(lambda: threads.deferToThread(stapler.refresh))
+        lab_reactor.call(lambda: refresher.start(STAPLE_REFRESH, now=False) and None)  # don't await its end
+        stack.callback(lambda: lab_reactor.call(refresher.stop))
+        return _responder_endpoints(responder), lambda: stapler.staple, lambda: log + stapler.log
+
+    @contextlib.contextmanager
+    def _deploy(self, request: DeployRequest, staple: Callable[[], bytes] | None, extra: tuple[Endpoint, ...],
+                server_log: Callable[[], list[str]]) -> Iterator[Deployment]:
         ports: list[Any] = []  # IListeningPort
         try:
             southbound = request.direction is Direction.SOUTHBOUND
-            tls_port = self._listen(lambda: _listen_tls(request, 0 if southbound else request.port),
+            tls_port = self._listen(lambda: _listen_tls(request, 0 if southbound else request.port, staple),
                                     request, 0 if southbound else request.port)
             ports.append(tls_port)
             files = endpoint_files(request)
@@ -160,7 +199,7 @@ class TwistedBackend:
             target = Target("127.0.0.1" if request.bind in ("0.0.0.0", "::") else request.bind,
                             tls_endpoint.port, request.servername)
             if not southbound:
-                yield Deployment(tls_target=target, endpoints=(tls_endpoint,))
+                yield Deployment(tls_target=target, endpoints=(tls_endpoint, *extra), server_log=server_log)
                 return
             log: list[str] = []
             lock = threading.Lock()
@@ -173,8 +212,8 @@ class TwistedBackend:
                 with lock:
                     return list(log)
 
-            yield Deployment(tls_target=target, endpoints=(gateway, tls_endpoint), gateway=gateway,
-                             gateway_log=read_log)
+            yield Deployment(tls_target=target, endpoints=(gateway, tls_endpoint, *extra), gateway=gateway,
+                             gateway_log=read_log, server_log=server_log)
         finally:
             for port in reversed(ports):
                 lab_reactor.call(port.stopListening)

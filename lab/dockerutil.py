@@ -1,0 +1,85 @@
+"""The Docker engine, reached through the Docker SDK for Python, and the labels every lab object carries.
+
+Every container and image the lab creates carries ``tlslab=1``; containers also carry the run id
+(``tlslab.run``), the scenario they were started for, the owning process and host, so
+``tlslab down`` can sweep what a killed run left behind, and nothing else is ever touched.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import TYPE_CHECKING, Any
+
+from lab.errors import EnvironmentError_
+
+if TYPE_CHECKING:
+    import docker
+
+LABEL = "tlslab"
+RUN_LABEL = "tlslab.run"
+SCENARIO_LABEL = "tlslab.scenario"
+PID_LABEL = "tlslab.pid"
+HOST_LABEL = "tlslab.host"
+ROLE_LABEL = "tlslab.role"
+
+HOW_TO_START = ("start it with 'sudo systemctl start docker' (or 'sudo dockerd &' where there is no systemd; "
+                "Debian: 'sudo apt-get install docker.io' first), or point DOCKER_HOST at a running engine. "
+                "The Twisted backend (--backend twisted) needs no Docker.")
+
+
+class DockerUnavailable(EnvironmentError_):
+    """No Docker engine to talk to: the message says how to start one."""
+
+
+def engine_address() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+def docker_client(timeout: int = 60) -> "docker.DockerClient":
+    """A client that has answered a ping; raises DockerUnavailable saying how to start the engine."""
+    try:
+        import docker
+        from docker.errors import DockerException
+    except ImportError:
+        raise DockerUnavailable("the Docker SDK for Python is not installed: pip install 'docker>=7'") from None
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except DockerException as exc:
+        raise DockerUnavailable(
+            f"cannot reach the Docker engine at {engine_address()} ({_short(exc)}): {HOW_TO_START}"
+        ) from None
+    except OSError as exc:  # some transports raise socket errors directly
+        raise DockerUnavailable(f"cannot reach the Docker engine at {engine_address()} ({exc}): {HOW_TO_START}") from None
+    return client
+
+
+def unavailable_reason() -> str | None:
+    try:
+        docker_client(timeout=10).close()
+    except DockerUnavailable as exc:
+        return str(exc)
+    return None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip()
+    # requests' connection errors nest several reprs; the innermost reason is what a person needs
+    for marker in ("No such file or directory", "Connection refused", "Permission denied", "timed out"):
+        if marker in text:
+            return marker
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def owner_labels(run_id: str, scenario: str, role: str) -> dict[str, str]:
+    return {LABEL: "1", RUN_LABEL: run_id, SCENARIO_LABEL: scenario, ROLE_LABEL: role,
+            PID_LABEL: str(os.getpid()), HOST_LABEL: socket.gethostname()}
+
+
+def container_logs(container: Any, tail: int = 40) -> str:
+    """The container's last log lines, for an error message (never raises)."""
+    try:
+        return container.logs(tail=tail).decode("utf-8", "replace").strip()
+    except Exception:  # noqa: BLE001 - the container may already be gone; the message must still be built
+        return "(no logs: the container is gone)"
