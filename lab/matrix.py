@@ -67,7 +67,20 @@ def _cell(check: Check) -> dict[str, Any]:
     return cell
 
 
-def build(reports: list[RunReport], catalog: Catalog) -> dict[str, Any]:
+def symptom_view(matrix: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The matrix without the clients' raw words: what a code change can alter.
+
+    Raw words also change with the tools' versions (a JDK update rewords its exceptions), so
+    a machine with other tool versions compares this view instead of the whole document.
+    """
+    return [
+        (s["id"], s["direction"], p["resolution"], client, cell["symptom"], tuple(cell["expected"]),
+         cell["applicable"], cell["passed"], (cell.get("gateway") or {}).get("symptom"))
+        for s in matrix["scenarios"] for p in s["phases"] for client, cell in sorted(p["clients"].items())
+    ]
+
+
+def build(reports: list[RunReport], catalog: Catalog, tools: dict[str, str] | None = None) -> dict[str, Any]:
     """The matrix as data: one entry per scenario, phases in order, one cell per client."""
     clients: list[str] = []
     unavailable: dict[str, str] = {}
@@ -99,6 +112,7 @@ def build(reports: list[RunReport], catalog: Catalog) -> dict[str, Any]:
         clients = [c for c in clients if c != APP] + [APP]
     return {
         "schema": SCHEMA, "backends": sorted({r.backend for r in reports}), "clients": clients,
+        "tools": dict(tools or {}),
         "unavailable": unavailable, "passed": all(s["passed"] for s in scenarios), "scenarios": scenarios,
     }
 
@@ -161,6 +175,8 @@ def markdown(matrix: dict[str, Any], command: str = "tlslab matrix") -> str:
         "column is what the application sees through the gateway, with the gateway's logged symptom.",
         "",
         "The same data as JSON (schema `tlslab.matrix/1`): [`symptoms.json`](symptoms.json).",
+        "",
+        "Measured with: " + "; ".join(f"{name}: {_md(version)}" for name, version in matrix.get("tools", {}).items()) + ".",
         "",
         "## Overview",
         "",

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from conftest import explain, skip_or_fail  # noqa: F401  (explain: re-exported for the tests)
 from lab.probes.base import Probe
 
 
@@ -13,17 +14,8 @@ def require_probe(probe: Probe) -> Probe:
     """`probe` if it can run here; otherwise skip naming what is missing (a failure under CI=true)."""
     reason = probe.unavailable_reason()
     if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and the {probe.name} probe cannot run: {reason}")
-        pytest.skip(f"{probe.name} probe unavailable: {reason}")
+        skip_or_fail(f"the {probe.name} probe cannot run: {reason}")
     return probe
-
-
-def explain(result) -> str:  # type: ignore[no-untyped-def]
-    return "\n".join(
-        f"{p.resolution or 'fault'} / {c.client}: {c.note} | raw: {c.outcome.raw if c.outcome else '-'}"
-        for p in result.phases for c in p.checks if not c.passed
-    ) or (result.error or "")
 
 
 def backend_or_skip(name: str):  # type: ignore[no-untyped-def]
@@ -34,7 +26,5 @@ def backend_or_skip(name: str):  # type: ignore[no-untyped-def]
     backend = make_backend(name)
     reason = backend.unavailable_reason()
     if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and the {name} backend cannot run: {reason}")
-        pytest.skip(f"{name} backend unavailable: {reason}")
+        skip_or_fail(f"the {name} backend cannot run: {reason}")
     return backend

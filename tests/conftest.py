@@ -10,10 +10,14 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from lab.pki import Pki
+
+if TYPE_CHECKING:
+    from lab.servers.nginx_backend import NginxBackend
 from lab.scenario import Catalog
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,15 +28,27 @@ APIGEE_IDS = [
 ]
 
 
+def skip_or_fail(message: str) -> None:
+    """Skip naming what is missing; under CI=true fail instead: CI must never pass by skipping."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and {message}")
+    pytest.skip(message)
+
+
 def require_tool(tool: str, why: str = "") -> str:
     """The tool's path; skip without it, fail without it under CI=true."""
     path = shutil.which(tool)
     if path is None:
-        message = f"'{tool}' is not installed{': ' + why if why else ''}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and {message}")
-        pytest.skip(message)
-    return path
+        skip_or_fail(f"'{tool}' is not installed{': ' + why if why else ''}")
+    return path  # type: ignore[return-value]
+
+
+def explain(result) -> str:  # type: ignore[no-untyped-def]
+    """Every failed check of a ScenarioResult, with what the client said: for assertion messages."""
+    return "\n".join(
+        f"{p.resolution or 'fault'} / {c.client}: {c.note} | raw: {c.outcome.raw if c.outcome else '-'}"
+        for p in result.phases for c in p.checks if c.status == "fail"
+    ) or (result.error or "")
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +73,19 @@ def cli_env(certs_dir: Path, pki: Pki, tmp_path_factory: pytest.TempPathFactory)
     env["TLSLAB_CERTS"] = str(certs_dir)
     env["TLSLAB_STATE"] = str(tmp_path_factory.mktemp("state"))
     yield env
+
+
+@pytest.fixture(scope="module")
+def nginx_backend() -> Iterator["NginxBackend"]:
+    """One nginx container per test module, reloaded per phase; removed at the module's end.
+
+    Per module, not per session: some modules sweep or kill lab containers on purpose.
+    """
+    from nginx_support import require_docker
+
+    from lab.servers.nginx_backend import NginxBackend, lab_containers
+
+    require_docker()
+    with NginxBackend() as backend:
+        yield backend
+    assert not lab_containers(backend.run_id), "the backend's context must remove its containers"

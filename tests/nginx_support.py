@@ -13,15 +13,10 @@ from typing import TypeVar
 
 import pytest
 
+from conftest import skip_or_fail
 from lab.dockerutil import unavailable_reason
 
 T = TypeVar("T")
-
-
-def skip_or_fail(message: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and {message}")
-    pytest.skip(message)
 
 
 def require_docker() -> None:

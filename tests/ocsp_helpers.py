@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from conftest import explain, skip_or_fail  # noqa: F401  (explain: re-exported for the OCSP tests)
 from lab.probes.curl import faketime_library
 
 OCSP_IDS = [
@@ -28,16 +29,6 @@ def require_faketime() -> str:
     """libfaketime's path; skip naming it without it, fail under CI=true."""
     lib = faketime_library()
     if lib is None:
-        message = "libfaketime is not installed (Debian: apt-get install faketime): curl's clock cannot be skewed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and {message}")
-        pytest.skip(message)
+        skip_or_fail("libfaketime is not installed (Debian: apt-get install faketime): curl's clock cannot be skewed")
     return lib
 
-
-def explain(result) -> str:  # type: ignore[no-untyped-def]
-    """Every failed check, with what the client said, for an assertion message."""
-    return "\n".join(
-        f"{p.resolution or 'fault'} / {c.client}: {c.note} | raw: {c.outcome.raw if c.outcome else '-'}"
-        for p in result.phases for c in p.checks if c.status == "fail"
-    ) or (result.error or "")

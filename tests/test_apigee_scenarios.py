@@ -18,7 +18,7 @@ from lab.scenario import Catalog, Direction
 from lab.servers import make_backend
 from lab.symptoms import Kind
 
-from conftest import APIGEE_IDS, require_tool
+from conftest import APIGEE_IDS, explain, require_tool
 
 
 @pytest.fixture(scope="module")
@@ -28,18 +28,11 @@ def harness(pki: Pki) -> Harness:
     return Harness(make_backend("twisted"), make_probes(list(DEFAULT_PROBES)), pki)
 
 
-def _explain(result) -> str:  # type: ignore[no-untyped-def]
-    return "\n".join(
-        f"{p.resolution or 'fault'} / {c.client}: {c.note} | raw: {c.outcome.raw if c.outcome else '-'}"
-        for p in result.phases for c in p.checks if not c.passed
-    ) or (result.error or "")
-
-
 @pytest.mark.parametrize("scenario_id", APIGEE_IDS)
 def test_documented_direction(harness: Harness, catalog: Catalog, scenario_id: str) -> None:
     scenario = catalog.get(scenario_id)
     result = harness.run_scenario(scenario)
-    assert result.passed, _explain(result)
+    assert result.passed, explain(result)
     fault, *fixes = result.phases
     assert len(fixes) == len(scenario.resolutions)
     assert all(not c.outcome.ok for c in fault.checks if c.outcome), "a fault phase must fail for every client"
@@ -56,7 +49,7 @@ def test_other_direction(harness: Harness, catalog: Catalog, scenario_id: str) -
     scenario = catalog.get(scenario_id)
     other = Direction.NORTHBOUND if scenario.direction is Direction.SOUTHBOUND else Direction.SOUTHBOUND
     result = harness.run_scenario(scenario, other)
-    assert result.passed, _explain(result)
+    assert result.passed, explain(result)
     has_app = any(c.client == APP for c in result.phases[0].checks)
     assert has_app == (other is Direction.SOUTHBOUND)
 

@@ -59,7 +59,8 @@ def harness(browser: BrowserProbe, pki: Pki) -> Harness:
 @pytest.fixture(scope="module", params=["twisted", "nginx"])
 def any_backend(request: pytest.FixtureRequest, browser: BrowserProbe, pki: Pki) -> Harness:
     """The same probe on every backend: the in-process one and nginx in docker."""
-    return Harness(backend_or_skip(request.param), [browser], pki)
+    backend = request.getfixturevalue("nginx_backend") if request.param == "nginx" else backend_or_skip(request.param)
+    return Harness(backend, [browser], pki)
 
 
 @pytest.mark.parametrize("scenario_id", APIGEE_IDS)

@@ -53,7 +53,8 @@ def harness(java: JavaProbe, pki: Pki) -> Harness:
 @pytest.fixture(scope="module", params=["twisted", "nginx"])
 def any_backend(request: pytest.FixtureRequest, java: JavaProbe, pki: Pki) -> Harness:
     """The same probe on every backend: the in-process one and nginx in docker."""
-    return Harness(backend_or_skip(request.param), [java], pki)
+    backend = request.getfixturevalue("nginx_backend") if request.param == "nginx" else backend_or_skip(request.param)
+    return Harness(backend, [java], pki)
 
 
 @pytest.mark.parametrize("scenario_id", APIGEE_IDS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 
 from lab.cli import app
 from lab.commands.matrix import generate, json_text
-from lab.matrix import brief, stable_text
+from lab.matrix import brief, stable_text, symptom_view
 from lab.probes import PROBES
 
 from clients_support import require_probe
@@ -34,18 +35,30 @@ def fresh(certs_dir: Path, pki: object) -> tuple[dict, str]:
 
 
 def test_committed_matrix_is_fresh(fresh: tuple[dict, str]) -> None:
-    _, text = fresh
-    committed = COMMITTED.read_text(encoding="utf-8")
-    if committed != text:
-        diff = "\n".join(list(difflib.unified_diff(committed.splitlines(), text.splitlines(),
-                                                   "docs/symptoms.md", "fresh run", lineterm=""))[:60])
-        pytest.fail(f"docs/symptoms.md is stale; regenerate with 'tlslab matrix' and commit it:\n{diff}")
+    """Stale means: a client no longer shows a committed symptom, or a fix no longer fixes.
 
-
-def test_committed_json_is_fresh(fresh: tuple[dict, str]) -> None:
-    data, _ = fresh
-    if COMMITTED_JSON.read_text(encoding="utf-8") != json_text(data):
-        pytest.fail("docs/symptoms.json is stale; regenerate with 'tlslab matrix' and commit it")
+    With the same tool versions the whole document must match, raw words included. With other
+    versions (a Debian update rewords a JDK or curl message) the symptoms must still match, and
+    the raw words are reported, not failed: regenerate the matrix to record the new wording.
+    """
+    data, text = fresh
+    committed_data = json.loads(COMMITTED_JSON.read_text(encoding="utf-8"))
+    if committed_data.get("tools") == data["tools"]:
+        committed = COMMITTED.read_text(encoding="utf-8")
+        if committed != text:
+            diff = "\n".join(list(difflib.unified_diff(committed.splitlines(), text.splitlines(),
+                                                       "docs/symptoms.md", "fresh run", lineterm=""))[:60])
+            pytest.fail(f"docs/symptoms.md is stale; regenerate with 'tlslab matrix' and commit it:\n{diff}")
+        if COMMITTED_JSON.read_text(encoding="utf-8") != json_text(data):
+            pytest.fail("docs/symptoms.json is stale; regenerate with 'tlslab matrix' and commit it")
+        return
+    old, new = symptom_view(committed_data), symptom_view(data)
+    changed = [f"{a} -> {b}" for a, b in zip(old, new) if a != b]
+    if len(old) != len(new):
+        changed.append(f"{len(old)} committed rows, {len(new)} fresh rows")
+    assert not changed, "docs/symptoms.md is stale (symptoms changed); regenerate with 'tlslab matrix':\n" + "\n".join(changed[:30])
+    warnings.warn(f"docs/symptoms.md was made with other tool versions ({committed_data.get('tools')} vs "
+                  f"{data['tools']}): symptoms match, raw words not compared; regenerate with 'tlslab matrix'")
 
 
 def test_matrix_data(fresh: tuple[dict, str]) -> None:
@@ -58,7 +71,7 @@ def test_matrix_data(fresh: tuple[dict, str]) -> None:
     cipher = next(s for s in data["scenarios"] if s["id"] == "cipher-mismatch")
     java = cipher["phases"][0]["clients"]["java"]
     assert java["symptom"] == "alert:handshake_failure"
-    assert java["raw"] == "javax.net.ssl.SSLHandshakeException: Received fatal alert: handshake_failure"
+    assert "Received fatal alert: handshake_failure" in java["raw"]  # the document's words
 
 
 def test_stable_text_blanks_what_varies() -> None:

@@ -30,18 +30,16 @@ from lab.servers.base import DeployRequest
 from lab.servers.nginx_backend import NginxBackend, lab_containers, sweep
 from lab.symptoms import Kind, Symptom, normalise
 
-from conftest import APIGEE_IDS, REPO, require_tool
+from conftest import APIGEE_IDS, explain, REPO, require_tool
 from nginx_support import require_docker, wait_for
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def backend() -> Iterator[NginxBackend]:
-    require_docker()
-    with NginxBackend() as b:  # one container for the module, reloaded per phase
-        yield b
-    assert not lab_containers(b.run_id), "the backend's context must remove its containers"
+def backend(nginx_backend: NginxBackend) -> NginxBackend:
+    """The module's nginx backend (one container, reloaded per phase)."""
+    return nginx_backend
 
 
 @pytest.fixture(scope="module")
@@ -51,18 +49,11 @@ def harness(backend: NginxBackend, pki: Pki) -> Harness:
     return Harness(backend, make_probes(list(DEFAULT_PROBES)), pki)
 
 
-def _explain(result) -> str:  # type: ignore[no-untyped-def]
-    return "\n".join(
-        f"{p.resolution or 'fault'} / {c.client}: {c.note} | raw: {c.outcome.raw if c.outcome else '-'}"
-        for p in result.phases for c in p.checks if not c.passed
-    ) or (result.error or "")
-
-
 @pytest.mark.parametrize("scenario_id", APIGEE_IDS)
 def test_documented_direction_on_nginx(harness: Harness, catalog: Catalog, scenario_id: str) -> None:
     scenario = catalog.get(scenario_id)
     result = harness.run_scenario(scenario)
-    assert result.passed, _explain(result)
+    assert result.passed, explain(result)
     fault, *fixes = result.phases
     assert len(fixes) == len(scenario.resolutions)
     assert fault.config_text and "nginx" in fault.config_text
@@ -92,11 +83,11 @@ def test_southbound_503_carries_nginx_error_log_line(harness: Harness, catalog: 
 def test_northbound_tls10_router_and_nginx_specific_symptoms(harness: Harness, catalog: Catalog) -> None:
     """nginx as a TLSv1.0 server (OpenSSL 3, @SECLEVEL=0), and its real answers recorded in the scenario files."""
     result = harness.run_scenario(catalog.get("protocol-mismatch"), Direction.NORTHBOUND)
-    assert result.passed, _explain(result)
+    assert result.passed, explain(result)
     forced = next(p for p in result.phases if p.resolution == "gateway-force-tls10")
     assert "ssl_protocols TLSv1;" in (forced.config_text or "") and "@SECLEVEL=0" in (forced.config_text or "")
     sni = harness.run_scenario(catalog.get("sni-required"), Direction.NORTHBOUND)
-    assert sni.passed, _explain(sni)
+    assert sni.passed, explain(sni)
     assert {str(c.outcome.symptom) for c in sni.phases[0].checks if c.outcome} == {"alert:unrecognized_name"}
 
 

@@ -32,11 +32,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def backend() -> Iterator[NginxBackend]:
-    require_docker()
-    with NginxBackend() as b:  # one container for the module, reloaded per phase
-        yield b
-    assert not lab_containers(b.run_id), "the backend's context must remove its containers"
+def backend(nginx_backend: NginxBackend) -> NginxBackend:
+    """The module's nginx backend (one container, reloaded per phase)."""
+    return nginx_backend
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -27,6 +28,30 @@ DEFAULT_JSON = Path("docs/symptoms.json")
 _err = Console(stderr=True, highlight=False, markup=False, width=None if sys.stderr.isatty() else 200)
 
 
+def _first_line(argv: list[str]) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return "not installed"
+    return ((done.stdout or done.stderr).strip().splitlines() or ["?"])[0].strip()
+
+
+def tool_versions(clients: list[str]) -> dict[str, str]:
+    """The version of what each client runs: raw messages are worded by these exact versions."""
+    import ssl
+
+    from OpenSSL import SSL
+    known = {
+        "python-ssl": lambda: ssl.OPENSSL_VERSION,
+        "pyopenssl": lambda: SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode(),
+        "openssl": lambda: _first_line(["openssl", "version"]),
+        "curl": lambda: " ".join(_first_line(["curl", "--version"]).split()[:2]),
+        "java": lambda: _first_line(["java", "-version"]),
+        "browser": lambda: _first_line(["chromium", "--version"]),
+    }
+    return {name: known[name]() for name in clients if name in known}
+
+
 def generate(clients: str = "all", backend: str = "twisted", scenarios: Path | None = None,
              certs: Path | None = None, require_all: bool = False) -> tuple[dict, str]:
     """Run the catalogue with the clients and return (matrix data, Markdown). Raises LabError."""
@@ -37,7 +62,7 @@ def generate(clients: str = "all", backend: str = "twisted", scenarios: Path | N
         raise EnvironmentError_("every client must run to write the matrix: " + "; ".join(
             f"{name}: {why}" for name, why in harness.unavailable.items()))
     report: RunReport = harness.run(list(catalog))
-    data = matrix_lib.build([report], catalog)
+    data = matrix_lib.build([report], catalog, tool_versions(list(report.clients)))
     return data, matrix_lib.markdown(data)
 
 
@@ -79,6 +104,10 @@ def matrix(
                 _err.print("\n".join(list(diff)[:80]))
                 _err.print(f"{path} is stale: regenerate it with 'tlslab matrix' and commit it.")
         if stale:
+            committed = json.loads(json_out.read_text()) if json_out and json_out.exists() and str(json_out) != "-" else {}
+            if committed.get("tools") not in (None, data["tools"]):
+                _err.print(f"note: the matrix was made with other tool versions ({committed.get('tools')}); "
+                           "their raw words may differ for that reason alone.")
             raise typer.Exit(1)
         _err.print(" and ".join(str(p) for p, _ in targets) + " up to date.")
     else:
