@@ -24,8 +24,8 @@ _VOLATILE: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b[0-9A-F]{8,16}(?=:error:)"), "<thread>"),
     # source positions differ between builds: "../ssl/record/rec_layer_s3.c:1601", "(_ssl.c:2580)"
     (re.compile(r"[\w./-]*\.c:\d+"), "<src>"),
-    # Java's certificate dates: "NotAfter: Sat Nov 21 08:19:50 UTC 2026"
-    (re.compile(r"(Not(?:After|Before)): [A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d [\d:]{8} \w+ \d{4}"), r"\1: <date>"),
+    # Java's dates: "NotAfter: Sat Nov 21 08:19:50 UTC 2026", "revocation date: Sun Nov 22 07:21:06 UTC 2026"
+    (re.compile(r"\b[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d [\d:]{8} \w+ \d{4}"), "<date>"),
     # OpenSSL's: "notAfter=Nov 21 08:29:50 2026 GMT"
     (re.compile(r"\b[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}(?:\.\d+)? \d{4} GMT"), "<date>"),
     (re.compile(r"\b(OpenSSL|LibreSSL|BoringSSL)/\d+\.\d+\.\d+[a-z]?"), r"\1/<version>"),

@@ -119,19 +119,28 @@ RULES: tuple[Rule, ...] = (
     # Before the certificate rules: "OCSP response has expired" is about the response, not the certificate.
     _r(r"No OCSP response received|OCSP response: no response sent|no OCSP response (?:was )?stapled",
        Kind.REVOCATION, "no-staple"),
-    _r(r"Invalid OCSP response status|OCSP Response Status: (?!successful)|OCSP response status (?!successful)\w+",
-       Kind.REVOCATION, "responder-error"),
-    _r(r"OCSP response verification failed|OCSP signer|OCSP_basic_verify",
+    # JSSE: "OCSP response error: TRY_LATER".
+    _r(r"Invalid OCSP response status|OCSP Response Status: (?!successful)|OCSP response status (?!successful)\w+|"
+       r"OCSP response error: \w+", Kind.REVOCATION, "responder-error"),
+    # JSSE (sun.security.provider.certpath.OCSPResponse): "Responder's certificate not within the
+    # validity period", "... is not authorized to sign OCSP responses", "Error verifying OCSP Response's signature".
+    _r(r"OCSP response verification failed|OCSP signer|OCSP_basic_verify|Responder's certificate|"
+       r"OCSP Response's signature|signature of OCSP Response|Invalid issuer or trusted responder certificate",
        Kind.REVOCATION, "untrusted-signer"),
     _r(r"OCSP response has expired|OCSP response (?:is )?expired", Kind.REVOCATION, "expired-response"),
+    # JSSE words an expired and a not-yet-valid response alike; "out-of-date" is the common (expired) case.
+    _r(r"Response is unreliable: its validity interval is out-of-date", Kind.REVOCATION, "expired-response"),
     _r(r"OCSP response (?:is )?not yet valid", Kind.REVOCATION, "not-yet-valid-response"),
     _r(r"certificate revoked|CERT_REVOKED|revocation status: revoked|ERR_CERT_REVOKED|revocation reason|"
        r"Cert Status: revoked|certificate status is revoked|Certificate has been revoked",
        Kind.REVOCATION, "revoked"),
-    _r(r"Cert Status: unknown|certificate status is unknown|Could not find certificate ID",
-       Kind.REVOCATION, "unknown"),
-    _r(r"Invalid OCSP response|malformed OCSP response|not an OCSP response", Kind.REVOCATION, "malformed"),
-    _r(r"OCSP responder (?:did not answer|refused|unreachable)|OCSP request failed", Kind.REVOCATION, "unavailable"),
+    _r(r"Cert Status: unknown|certificate status is unknown|Could not find certificate ID|"
+       r"Certificate's revocation status is unknown|No response found for CertId|"
+       r"OCSP response does not include a response for a certificate", Kind.REVOCATION, "unknown"),
+    _r(r"Invalid OCSP response|malformed OCSP response|not an OCSP response|Bad encoding in \w+(?: element of)? OCSP response",
+       Kind.REVOCATION, "malformed"),
+    _r(r"OCSP responder (?:did not answer|refused|unreachable)|OCSP request failed|"
+       r"Unable to determine revocation status due to network error", Kind.REVOCATION, "unavailable"),
     # --- this client rejected the peer's certificate -------------------------------------
     _r(r"hostname mismatch|no alternative certificate subject name matches|"
        r"ip address mismatch|DNSMismatch|IPAddressMismatch|doesn't match|does not match|"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import pytest
 
 from conftest import explain, skip_or_fail  # noqa: F401  (explain: re-exported for the OCSP tests)
+from lab.harness import Harness
+from lab.probes import DEFAULT_PROBES
 from lab.probes.curl import faketime_library
+from lab.probes.java_probe import JavaProbe
 
 OCSP_IDS = [
     "ocsp-clock-skew", "ocsp-responder-blocked", "ocsp-signer-untrusted", "ocsp-stapling-off",
@@ -15,14 +20,38 @@ OCSP_IDS = [
 ]
 # Which probes must observe each fault, on every backend (the others are n/a, each for a stated reason).
 OBSERVERS = {
-    "ocsp-clock-skew": {"pyopenssl", "openssl", "curl"},
-    "ocsp-responder-blocked": {"pyopenssl", "openssl", "curl"},
-    "ocsp-signer-untrusted": {"pyopenssl", "curl"},  # s_client never checks the signer
-    "ocsp-stapling-off": {"pyopenssl", "openssl", "curl"},
-    "ocsp-missing-intermediate": {"pyopenssl", "openssl", "curl"},
-    "ocsp-responder-down": {"pyopenssl", "openssl", "curl"},
-    "ocsp-revoked": {"pyopenssl", "openssl", "curl"},
+    "ocsp-clock-skew": {"pyopenssl", "openssl", "curl", "java"},
+    "ocsp-responder-blocked": {"pyopenssl", "openssl", "curl", "java"},
+    "ocsp-signer-untrusted": {"pyopenssl", "curl", "java"},  # s_client never checks the signer
+    "ocsp-stapling-off": {"pyopenssl", "openssl", "curl", "java"},
+    "ocsp-missing-intermediate": {"pyopenssl", "openssl", "curl", "java"},
+    "ocsp-responder-down": {"pyopenssl", "openssl", "curl", "java"},
+    "ocsp-revoked": {"pyopenssl", "openssl", "curl", "java"},
 }
+
+
+def ocsp_clients() -> list[str]:
+    """The default probes and Java (JSSE checks staples too) when a JDK is here; under CI=true it must be."""
+    reason = JavaProbe().unavailable_reason()
+    if reason is None:
+        return [*DEFAULT_PROBES, "java"]
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and the java probe cannot run: {reason}")
+    return list(DEFAULT_PROBES)
+
+
+@contextlib.contextmanager
+def probes_entered(harness: Harness) -> Iterator[Harness]:
+    """`harness` with its probes entered, as Harness.run does (the tests call run_scenario; Java keeps a JVM)."""
+    with contextlib.ExitStack() as stack:
+        for probe in harness.probes:
+            stack.enter_context(probe)
+        yield harness
+
+
+def observers(scenario_id: str, harness: Harness) -> set[str]:
+    """The probes of `harness` that must observe the fault (java only where a JDK is installed)."""
+    return OBSERVERS[scenario_id] & {p.name for p in harness.probes}
 
 
 def require_faketime() -> str:

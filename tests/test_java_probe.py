@@ -150,3 +150,78 @@ def test_run_outside_with_block_says_what_to_do() -> None:
     from lab.probes.base import Target
     with pytest.raises(LabError, match="with JavaProbe"):
         JavaProbe().run(Target("127.0.0.1", 1, "api.lab.test"), ClientSpec(), ClientFiles(Path("/nonexistent")))
+
+
+# --- OCSP: JSSE's PKIXRevocationChecker on real staples ------------------------------------
+
+# JSSE's own words for each OCSP fault; the missing-staple ones are the probe's (JSSE has no
+# staple-required switch), and say so.
+JAVA_OCSP_WORDS = {
+    "ocsp-revoked": "Certificate has been revoked, reason: KEY_COMPROMISE",
+    "ocsp-clock-skew": "Response is unreliable: its validity interval is out-of-date",
+    "ocsp-signer-untrusted": "Responder's certificate not within the validity period",
+    "ocsp-missing-intermediate": "PKIX path building failed",
+    "ocsp-stapling-off": "no OCSP response was stapled, and this client requires one",
+    "ocsp-responder-down": "no OCSP response was stapled, and this client requires one",
+    "ocsp-responder-blocked": "no OCSP response was stapled, and this client requires one",
+}
+
+
+@pytest.mark.parametrize("scenario_id", sorted(JAVA_OCSP_WORDS))
+def test_ocsp_scenario(harness: Harness, catalog: Catalog, scenario_id: str) -> None:
+    scenario = catalog.get(scenario_id)
+    assert "java" in scenario.expect.probes, "every OCSP scenario states the Java symptom"
+    result = harness.run_scenario(scenario)
+    assert result.passed, explain(result)
+    fault, *fixes = result.phases
+    check = next(c for c in fault.checks if c.client == "java")
+    assert check.status == "pass" and check.outcome is not None and not check.outcome.ok, check.note
+    assert JAVA_OCSP_WORDS[scenario_id] in check.outcome.raw
+    for fix in fixes:
+        fixed = next(c for c in fix.checks if c.client == "java")
+        assert fixed.status == "pass" and fixed.outcome is not None and fixed.outcome.ok, f"{fix.resolution}: {fixed.outcome}"
+
+
+def _java_against(java: JavaProbe, pki: Pki, catalog: Catalog, scenario_id: str, client: ClientSpec,
+                  **server_changes: object):  # type: ignore[no-untyped-def]
+    scenario = catalog.get(scenario_id)
+    server = dataclasses.replace(scenario.server, **server_changes)  # type: ignore[arg-type]
+    request = DeployRequest(scenario, server, client, scenario.direction, pki)
+    with make_backend("twisted").deploy(request) as deployment:
+        return java.run(deployment.tls_target, client, ClientFiles.for_spec(client, pki))
+
+
+def test_staple_mode_semantics(java: JavaProbe, pki: Pki, catalog: Catalog) -> None:
+    """'staple': no staple is fine, except for a must-staple certificate (the probe's RFC 7633 check);
+    an error-status staple is tolerated (no status either way); a revoked one is not."""
+    from lab.specs import OcspNetwork, ResponderStatus, RevocationMode
+    soft = ClientSpec(revocation=RevocationMode.STAPLE, timeout=2.0)
+    must = _java_against(java, pki, catalog, "ocsp-stapling-off", soft)
+    assert str(must.symptom) == "revocation:no-staple" and "must-staple" in must.raw, must.raw
+    plain = _java_against(java, pki, catalog, "ocsp-stapling-off", soft, certificate="ocsp-server")
+    assert plain.ok, plain.raw
+    error = dict(ocsp_network=OcspNetwork.OPEN, ocsp_response_status=ResponderStatus.TRY_LATER)
+    assert _java_against(java, pki, catalog, "ocsp-responder-down", soft, **error).ok
+    strict = _java_against(java, pki, catalog, "ocsp-responder-down", dataclasses.replace(
+        soft, revocation=RevocationMode.REQUIRE_STAPLE), **error)
+    assert str(strict.symptom) == "revocation:responder-error" and "OCSP response error: TRY_LATER" in strict.raw
+    revoked = _java_against(java, pki, catalog, "ocsp-revoked", soft)
+    assert str(revoked.symptom) == "revocation:revoked", revoked.raw
+
+
+def test_clock_offset_moves_the_chain_check_too(java: JavaProbe, pki: Pki, catalog: Catalog) -> None:
+    """setDate is the client's clock for the certificates as well: 100 days ahead the 90-day leaf has expired;
+    a 3-day skew without revocation checking passes (the certificate is still valid)."""
+    ahead = _java_against(java, pki, catalog, "ocsp-clock-skew", ClientSpec(clock_offset_days=100.0, timeout=2.0))
+    assert str(ahead.symptom) == "verify:expired", ahead.raw
+    assert _java_against(java, pki, catalog, "ocsp-clock-skew", ClientSpec(clock_offset_days=3.0, timeout=2.0)).ok
+
+
+def test_ocsp_over_tls12(java: JavaProbe, pki: Pki, catalog: Catalog) -> None:
+    """TLS 1.2 carries the staple in CertificateStatus (after Certificate); JSSE defers its check for it."""
+    from lab.specs import RevocationMode
+    client = ClientSpec(revocation=RevocationMode.REQUIRE_STAPLE, max_protocol=Protocol.TLSv1_2, timeout=2.0)
+    revoked = _java_against(java, pki, catalog, "ocsp-revoked", client)
+    assert str(revoked.symptom) == "revocation:revoked" and revoked.protocol is None, revoked.raw
+    good = _java_against(java, pki, catalog, "ocsp-revoked", client, certificate="ocsp-server-renewed")
+    assert good.ok and good.protocol == "TLSv1.2", good

@@ -17,7 +17,7 @@ import pytest
 
 from lab.harness import APP, Harness
 from lab.pki import Pki
-from lab.probes import DEFAULT_PROBES, make_probes
+from lab.probes import make_probes
 from lab.probes.base import ClientFiles
 from lab.probes.pyopenssl_probe import fetch
 from lab.scenario import Catalog, Direction
@@ -26,7 +26,7 @@ from lab.servers.nginx_backend import NginxBackend, lab_containers
 
 from conftest import require_tool
 from nginx_support import require_docker, wait_for
-from ocsp_helpers import OBSERVERS, OCSP_IDS, explain, require_faketime
+from ocsp_helpers import OCSP_IDS, explain, observers, ocsp_clients, probes_entered, require_faketime
 
 pytestmark = pytest.mark.slow
 
@@ -38,11 +38,12 @@ def backend(nginx_backend: NginxBackend) -> NginxBackend:
 
 
 @pytest.fixture(scope="module")
-def harness(backend: NginxBackend, pki: Pki) -> Harness:
+def harness(backend: NginxBackend, pki: Pki) -> Iterator[Harness]:
     require_tool("openssl")
     require_tool("curl")
     require_faketime()
-    return Harness(backend, make_probes(list(DEFAULT_PROBES)), pki)
+    with probes_entered(Harness(backend, make_probes(ocsp_clients()), pki)) as h:
+        yield h
 
 
 @pytest.mark.parametrize("scenario_id", OCSP_IDS)
@@ -53,14 +54,14 @@ def test_fault_and_fixes_with_nginx_stapling(harness: Harness, catalog: Catalog,
     fault, *fixes = result.phases
     assert len(fixes) == len(scenario.resolutions)
     seen = {c.client: c for c in fault.checks}
-    for client in OBSERVERS[scenario_id]:
+    for client in observers(scenario_id, harness):
         check = seen[client]
         assert check.status == "pass" and check.outcome is not None, f"{client} must observe the fault: {check.note}"
         assert check.outcome.symptom in scenario.expect.for_client(client, "nginx", Direction.NORTHBOUND)
         assert not check.outcome.ok
     assert seen["python-ssl"].status == "n/a" and "no OCSP API" in (seen["python-ssl"].not_applicable or "")
     for client, check in seen.items():
-        if client not in OBSERVERS[scenario_id] | {"python-ssl"}:
+        if client not in observers(scenario_id, harness) | {"python-ssl"}:
             assert check.status == "n/a" and check.not_applicable, f"{client} neither observed nor declared n/a"
     for fix in fixes:
         assert all(c.status in ("pass", "n/a") for c in fix.checks)
@@ -108,7 +109,7 @@ def test_southbound_gateway_is_not_applicable(harness: Harness, catalog: Catalog
         app = next(c for c in phase.checks if c.client == APP)
         assert app.status == "n/a" and "no OCSP or stapling check of the upstream" in (app.not_applicable or "")
     fault = {c.client: c for c in result.phases[0].checks}
-    assert all(fault[c].status == "pass" and fault[c].outcome for c in OBSERVERS[scenario_id])
+    assert all(fault[c].status == "pass" and fault[c].outcome for c in observers(scenario_id, harness))
 
 
 def test_server_log_tells_why_nothing_was_stapled(backend: NginxBackend, pki: Pki, catalog: Catalog) -> None:

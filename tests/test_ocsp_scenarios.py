@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from lab.harness import APP, Harness
 from lab.pki import Pki
-from lab.probes import DEFAULT_PROBES, make_probes
+from lab.probes import make_probes
 from lab.scenario import Catalog, Direction, Expectation
 from lab.servers import make_backend
 from lab.servers.base import DeployRequest
@@ -24,15 +25,16 @@ from lab.specs import ClientSpec, OcspNetwork, ResponderStatus, RevocationMode
 from lab.symptoms import Symptom
 
 from conftest import require_tool
-from ocsp_helpers import OBSERVERS, OCSP_IDS, explain, require_faketime
+from ocsp_helpers import OCSP_IDS, explain, observers, ocsp_clients, probes_entered, require_faketime
 
 
 @pytest.fixture(scope="module")
-def harness(pki: Pki) -> Harness:
+def harness(pki: Pki) -> Iterator[Harness]:
     require_tool("openssl")
     require_tool("curl")
     require_faketime()
-    return Harness(make_backend("twisted"), make_probes(list(DEFAULT_PROBES)), pki)
+    with probes_entered(Harness(make_backend("twisted"), make_probes(ocsp_clients()), pki)) as h:
+        yield h
 
 
 def test_every_ocsp_row_has_a_scenario(catalog: Catalog) -> None:
@@ -53,14 +55,14 @@ def test_fault_and_fixes(harness: Harness, catalog: Catalog, scenario_id: str, d
     fault, *fixes = result.phases
     assert len(fixes) == len(scenario.resolutions)
     seen = {c.client: c for c in fault.checks}
-    for client in OBSERVERS[scenario_id]:
+    for client in observers(scenario_id, harness):
         check = seen[client]
         assert check.status == "pass" and check.outcome is not None, f"{client} must observe the fault: {check.note}"
         assert str(check.outcome.symptom) in {str(s) for s in scenario.expect.for_client(client)}
         assert not check.outcome.ok
     assert seen["python-ssl"].status == "n/a" and "no OCSP API" in (seen["python-ssl"].not_applicable or "")
     for client, check in seen.items():
-        if client not in OBSERVERS[scenario_id] | {"python-ssl", APP}:
+        if client not in observers(scenario_id, harness) | {"python-ssl", APP}:
             assert check.status == "n/a" and check.not_applicable, f"{client} neither observed nor declared n/a"
     if direction is Direction.SOUTHBOUND:
         app = seen[APP]
@@ -100,8 +102,11 @@ def test_responder_error_variants(harness: Harness, catalog: Catalog, status: Re
     result = harness.run_scenario(variant)
     assert result.passed, explain(result)
     observed = {c.client: c.outcome for c in result.phases[0].checks if c.outcome}
-    assert set(observed) == {"pyopenssl", "openssl", "curl"}
+    clients = {p.name for p in harness.probes}
+    assert set(observed) == {"pyopenssl", "openssl", "curl", "java"} & clients
     assert status.value.lower() in observed["openssl"].raw.lower()  # type: ignore[union-attr]
+    if "java" in observed:  # JSSE's own words, e.g. "OCSP response error: TRY_LATER"
+        assert f"OCSP response error: {status.name}" in observed["java"].raw  # type: ignore[union-attr]
 
 
 def test_stapling_verify_refuses_a_bad_response(harness: Harness, catalog: Catalog) -> None:

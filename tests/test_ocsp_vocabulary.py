@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from lab.harness import Check, Phase
 from lab.probes.base import Probe
 from lab.probes.curl import CurlProbe
+from lab.probes.java_probe import JavaProbe
 from lab.probes.openssl_cli import OpenSslProbe, judge_status
 from lab.probes.pyopenssl_probe import PyOpenSslProbe
 from lab.probes.python_ssl import PythonSslProbe
@@ -30,6 +31,25 @@ from lab.symptoms import OK, normalise
     ("Cert Status: unknown", "revocation:unknown"),
     ("OCSP responder did not answer within 1s (http://127.0.0.1:1/)", "revocation:unavailable"),
     ("OCSP responder refused the connection (http://127.0.0.1:1/)", "revocation:unavailable"),
+    # Java 17 (JSSE's PKIXRevocationChecker on the staple), as the probe reports them
+    ("javax.net.ssl.SSLHandshakeException: (bad_certificate_status_response) PKIX path validation failed: "
+     "java.security.cert.CertPathValidatorException: Certificate has been revoked, reason: KEY_COMPROMISE, "
+     "revocation date: Sun Nov 22 07:21:06 UTC 2026, authority: CN=tlslab Intermediate CA, O=tlslab, extension OIDs: []",
+     "revocation:revoked"),
+    ("javax.net.ssl.SSLHandshakeException: (certificate_unknown) PKIX path validation failed: "
+     "java.security.cert.CertPathValidatorException: Response is unreliable: its validity interval is out-of-date",
+     "revocation:expired-response"),
+    ("javax.net.ssl.SSLHandshakeException: (certificate_unknown) PKIX path validation failed: "
+     "java.security.cert.CertPathValidatorException: Responder's certificate not within the validity period | "
+     "Caused by: java.security.cert.CertificateExpiredException: NotAfter: Sat Nov 21 09:20:56 UTC 2026",
+     "revocation:untrusted-signer"),
+    ("javax.net.ssl.SSLHandshakeException: (bad_certificate_status_response) PKIX path validation failed: "
+     "java.security.cert.CertPathValidatorException: OCSP response error: TRY_LATER", "revocation:responder-error"),
+    ("java.security.cert.CertPathValidatorException: Unable to determine revocation status due to network error",
+     "revocation:unavailable"),
+    ("javax.net.ssl.SSLHandshakeException: (certificate_unknown) no OCSP response was stapled, and this client "
+     "requires one (tlslab: JSSE has no staple-required option; it would query the AIA responder)",
+     "revocation:no-staple"),
     # the certificate rules still win for certificate problems
     ("curl: (60) SSL certificate problem: certificate has expired", "verify:expired"),
 ])
@@ -48,6 +68,8 @@ def test_probes_declare_what_they_can_check() -> None:
     skew = ClientSpec(clock_offset_days=3)
     assert "clock" in (PythonSslProbe().unsupported_reason(skew) or "")
     assert OpenSslProbe().unsupported_reason(skew) is None
+    for spec in (require, soft, skew):
+        assert JavaProbe().unsupported_reason(spec) is None
 
     class NewProbe(Probe):  # a probe written without any revocation knowledge (java, browser, ...)
         name = "new"

@@ -15,7 +15,10 @@ The spec's knobs map onto JSSE's: protocols -> ``SSLParameters.setProtocols``, t
 cipher string -> IANA suite names (``openssl ciphers -stdname``) -> ``setCipherSuites``,
 ``sni = false`` -> an empty server-name list (the per-connection ``jsse.enableSNIExtension=false``),
 and ``crypto_policy="limited"`` starts the JVM with the real ``crypto.policy=limited`` switch:
-the Java that still needs the JCE unlimited-strength step.
+the Java that still needs the JCE unlimited-strength step. ``revocation`` -> a PKIX trust manager
+with JSSE's ``PKIXRevocationChecker`` judging the stapled response (the probe itself decides only
+what JSSE has no switch for: a required or must-staple staple that is missing; see
+``StapleTrust`` in the Java source), and ``clock_offset_days`` -> ``PKIXBuilderParameters.setDate``.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from lab.errors import LabError, ToolMissing
 from lab.probes.base import ClientFiles, Outcome, ProbeBase, Target, outcome_from_error, which
 from lab.probes.suites import iana_suites
-from lab.specs import ClientSpec
+from lab.specs import ClientSpec, RevocationMode
 from lab.symptoms import http_symptom
 from lab.tls import Protocol
 
@@ -161,6 +164,8 @@ def request_for(target: Target, spec: ClientSpec, files: ClientFiles) -> dict[st
         "ciphers": list(iana_suites(spec.ciphers)) if spec.ciphers else None,
         "truststore": str(truststore), "keystore": str(keystore) if keystore else None,
         "password": STORE_PASSWORD, "timeout_ms": int(spec.timeout * 1000),
+        "revocation": spec.revocation.value,
+        "clock_offset_ms": round(spec.clock_offset_days * 86_400_000),
     }
 
 
@@ -229,8 +234,10 @@ class _Jvm:
 class JavaProbe(ProbeBase):
     name = "java"
     description = "Java JSSE client (the APIGEE gateway's TLS stack), one long-lived JVM"
-    revocation_note = ("JSSE can check OCSP (PKIXRevocationChecker, status_request), "
-                       "but this probe does not enable it yet")
+    revocation_modes = frozenset(RevocationMode)  # JSSE's PKIXRevocationChecker judges the staple
+
+    def clock_offset_reason(self) -> str | None:
+        return None  # PKIXBuilderParameters.setDate: the chain and the staple are judged at now + offset
 
     def __init__(self, crypto_policy: CryptoPolicy = "unlimited", java: str = "java", javac: str = "javac",
                  cache: Path | None = None) -> None:

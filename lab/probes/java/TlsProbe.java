@@ -7,7 +7,8 @@
  *
  * Request fields: host, port, servername, sni (bool), protocols (list or absent: JSSE
  * defaults), ciphers (IANA names, list or absent), truststore, keystore (PKCS12 paths or
- * absent), password, timeout_ms.
+ * absent), password, timeout_ms, revocation ("none", "staple", "require-staple": see
+ * StapleTrust), clock_offset_ms (the client's clock runs this far ahead of the real one).
  * Result fields: ok, status, status_line, protocol, cipher, error (exception class and
  * message, then each cause), elapsed_ms, pid.
  *
@@ -31,7 +32,21 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.net.URI;
+import java.security.cert.CertPathValidator;
+import java.security.cert.CertificateException;
+import java.security.cert.PKIXBuilderParameters;
+import java.security.cert.PKIXRevocationChecker;
+import java.security.cert.X509CertSelector;
+import java.security.cert.X509Certificate;
+import java.util.Date;
+import java.util.EnumSet;
+import javax.net.ssl.CertPathTrustManagerParameters;
+import javax.net.ssl.ExtendedSSLSession;
 import javax.net.ssl.KeyManager;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLSession;
+import javax.net.ssl.X509ExtendedTrustManager;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
@@ -64,6 +79,9 @@ public final class TlsProbe {
             }
             Security.setProperty("jdk.tls.disabledAlgorithms", String.join(", ", kept));
         }
+        // Send status_request (the JDK 17 default, stated so a changed default cannot silently
+        // turn the OCSP scenarios into "no staple"). Read when the first SSL class loads.
+        System.setProperty("jdk.tls.client.enableStatusRequestExtension", "true");
         warmUp();
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
@@ -126,8 +144,13 @@ public final class TlsProbe {
         try {
             ctx = SSLContext.getInstance("TLS");
             // A fresh context per probe: no session resumption across scenarios or fixes.
+            String revocation = (String) req.getOrDefault("revocation", "none");
+            long offsetMs = ((Number) req.getOrDefault("clock_offset_ms", 0)).longValue();
             ctx.init(keyManagers((String) req.get("keystore"), password),
-                     trustManagers((String) req.get("truststore"), password), null);
+                     revocation.equals("none") && offsetMs == 0
+                             ? trustManagers((String) req.get("truststore"), password)
+                             : stapleTrust((String) req.get("truststore"), password, revocation, offsetMs),
+                     null);
         } catch (Exception e) {
             result.put("ok", false);
             result.put("bad_request", describe(e));
@@ -215,6 +238,194 @@ public final class TlsProbe {
             TRUST.put(key, cached);
         }
         return cached;
+    }
+
+    private static final Map<String, TrustManager[]> STAPLE_TRUST = new HashMap<>();
+
+    /** One StapleTrust per (truststore, mode, clock offset), kept for the JVM's life. */
+    static TrustManager[] stapleTrust(String path, String password, String mode, long offsetMs) throws Exception {
+        if (!List.of("none", "staple", "require-staple").contains(mode)) {
+            throw new IllegalArgumentException("unknown revocation mode " + mode);
+        }
+        String key = path + "@" + new java.io.File(path).lastModified() + "|" + mode + "|" + offsetMs;
+        TrustManager[] cached = STAPLE_TRUST.get(key);
+        if (cached == null) {
+            cached = new TrustManager[] {new StapleTrust(load(path, password), mode, offsetMs)};
+            STAPLE_TRUST.put(key, cached);
+        }
+        return cached;
+    }
+
+    /**
+     * The lab's revocation modes on JSSE's own OCSP checking.
+     *
+     * A stapled response is judged by JSSE itself: a PKIX TrustManager with revocation enabled
+     * (PKIXRevocationChecker, ONLY_END_ENTITY: only the leaf's status is stapled), to which
+     * X509TrustManagerImpl hands the session's stapled responses; so "Certificate has been
+     * revoked", "Response is unreliable: its validity interval is out-of-date" are JSSE's words.
+     *
+     * Two things JSSE cannot be told, so this class does them and says so in its messages:
+     *   - "no staple": a revocation-enabled JSSE without a staple queries the responder in the
+     *     certificate's AIA (ocsp.lab.test, which the lab never lets a client reach) or soft-fails.
+     *     It has no "staple required" switch and ignores must-staple (RFC 7633 TLS Feature), so
+     *     the missing staple is decided here, after JSSE validated the chain without revocation.
+     *   - "staple" mode tolerates an error-status response (tryLater, ...): it carries no
+     *     certificate status; JSSE would reject it, so such a staple is treated as none.
+     * The clock offset is PKIXBuilderParameters.setDate: the chain's and the staple's validity
+     * are both judged at that date.
+     */
+    static final class StapleTrust extends X509ExtendedTrustManager {
+        /* RFC 7633 TLS Feature extension; status_request is feature 5. */
+        private static final String TLS_FEATURE_OID = "1.3.6.1.5.5.7.1.24";
+        private final KeyStore anchors;
+        private final String mode;
+        private final long offsetMs;
+        private final X509ExtendedTrustManager plainNow;  // offset 0: built once, validates at the current time
+        private final X509ExtendedTrustManager checkingNow;
+
+        StapleTrust(KeyStore anchors, String mode, long offsetMs) throws Exception {
+            this.anchors = anchors;
+            this.mode = mode;
+            this.offsetMs = offsetMs;
+            this.plainNow = offsetMs == 0 ? build(false) : null;
+            this.checkingNow = offsetMs == 0 && !mode.equals("none") ? build(true) : null;
+        }
+
+        /** A PKIX trust manager: revocation off, or OCSP on the leaf from the staple only. */
+        private X509ExtendedTrustManager build(boolean revocation) throws Exception {
+            PKIXBuilderParameters params = new PKIXBuilderParameters(anchors, new X509CertSelector());
+            if (offsetMs != 0) params.setDate(new Date(System.currentTimeMillis() + offsetMs));
+            params.setRevocationEnabled(revocation);
+            if (revocation) {
+                PKIXRevocationChecker checker =
+                        (PKIXRevocationChecker) CertPathValidator.getInstance("PKIX").getRevocationChecker();
+                EnumSet<PKIXRevocationChecker.Option> options = EnumSet.of(
+                        PKIXRevocationChecker.Option.ONLY_END_ENTITY, PKIXRevocationChecker.Option.NO_FALLBACK);
+                if (mode.equals("staple")) options.add(PKIXRevocationChecker.Option.SOFT_FAIL);
+                checker.setOptions(options);
+                // Never used while a staple is present (the only case this checker runs); should JSSE
+                // ever fetch anyway, it fails at once on this host instead of resolving ocsp.lab.test.
+                checker.setOcspResponder(URI.create("http://127.0.0.1:1/"));
+                params.addCertPathChecker(checker);
+            }
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
+            tmf.init(new CertPathTrustManagerParameters(params));
+            for (TrustManager tm : tmf.getTrustManagers()) {
+                if (tm instanceof X509ExtendedTrustManager) return (X509ExtendedTrustManager) tm;
+            }
+            throw new IllegalStateException("no X509ExtendedTrustManager from PKIX");
+        }
+
+        private X509ExtendedTrustManager plain() throws CertificateException {
+            return plainNow != null ? plainNow : rebuild(false);
+        }
+
+        private X509ExtendedTrustManager checking() throws CertificateException {
+            return checkingNow != null ? checkingNow : rebuild(true);
+        }
+
+        /** With a clock offset the date is now + offset at each handshake, so these are per connection. */
+        private X509ExtendedTrustManager rebuild(boolean revocation) throws CertificateException {
+            try {
+                return build(revocation);
+            } catch (Exception e) {
+                throw new CertificateException("cannot build the PKIX trust manager: " + e, e);
+            }
+        }
+
+        /** Which trust manager judges this chain, after the lab's own staple rules (see the class comment). */
+        private X509ExtendedTrustManager choose(X509Certificate[] chain, SSLSession session, Check plainCheck)
+                throws CertificateException {
+            if (mode.equals("none")) return plain();
+            byte[] staple = null;
+            if (session instanceof ExtendedSSLSession) {
+                List<byte[]> responses = ((ExtendedSSLSession) session).getStatusResponses();
+                if (!responses.isEmpty() && responses.get(0) != null && responses.get(0).length > 0) {
+                    staple = responses.get(0);
+                }
+            }
+            if (staple != null && !(mode.equals("staple") && errorStatus(staple))) return checking();
+            if (mode.equals("require-staple") && staple == null) {
+                plainCheck.run();  // a broken chain is reported as such, before the missing staple
+                throw new CertificateException("no OCSP response was stapled, and this client requires one "
+                        + "(tlslab: JSSE has no staple-required option; it would query the AIA responder)");
+            }
+            if (staple == null && mustStaple(chain[0])) {
+                plainCheck.run();
+                throw new CertificateException("no OCSP response was stapled for a must-staple certificate "
+                        + "(TLS Feature status_request; tlslab's check: JSSE does not enforce RFC 7633)");
+            }
+            return plain();
+        }
+
+        /** OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED, ... }: anything but 0 (successful). */
+        static boolean errorStatus(byte[] der) {
+            int i = 1;
+            if (der.length < 2 || der[0] != 0x30) return false;
+            int len = der[i++] & 0xff;
+            if (len > 0x80) i += len - 0x80;
+            return i + 2 < der.length && der[i] == 0x0a && der[i + 1] == 1 && der[i + 2] != 0;
+        }
+
+        static boolean mustStaple(X509Certificate leaf) {
+            byte[] ext = leaf.getExtensionValue(TLS_FEATURE_OID);
+            if (ext == null) return false;
+            // OCTET STRING { SEQUENCE OF INTEGER }: look for INTEGER 5 (status_request).
+            for (int i = 0; i + 2 < ext.length; i++) {
+                if (ext[i] == 0x02 && ext[i + 1] == 0x01 && ext[i + 2] == 0x05) return true;
+            }
+            return false;
+        }
+
+        /** The chain check without revocation, run before a missing staple is reported. */
+        private interface Check { void run() throws CertificateException; }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
+                throws CertificateException {
+            SSLSession session = socket instanceof SSLSocket ? ((SSLSocket) socket).getHandshakeSession() : null;
+            choose(chain, session, () -> plain().checkServerTrusted(chain, authType, socket))
+                    .checkServerTrusted(chain, authType, socket);
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+                throws CertificateException {
+            SSLSession session = engine != null ? engine.getHandshakeSession() : null;
+            choose(chain, session, () -> plain().checkServerTrusted(chain, authType, engine))
+                    .checkServerTrusted(chain, authType, engine);
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+            choose(chain, null, () -> plain().checkServerTrusted(chain, authType)).checkServerTrusted(chain, authType);
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
+                throws CertificateException {
+            plain().checkClientTrusted(chain, authType, socket);
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+                throws CertificateException {
+            plain().checkClientTrusted(chain, authType, engine);
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+            plain().checkClientTrusted(chain, authType);
+        }
+
+        @Override
+        public X509Certificate[] getAcceptedIssuers() {
+            try {
+                return plain().getAcceptedIssuers();
+            } catch (CertificateException e) {
+                return new X509Certificate[0];
+            }
+        }
     }
 
     static KeyManager[] keyManagers(String path, String password) throws Exception {
