@@ -227,9 +227,8 @@ class Harness:
                      resolution.summary if resolution else scenario.fault, changes, checks,
                      (OK,) if resolution else scenario.expect.default, deployment.config_text)
 
-    def _probe_all(self, scenario: Scenario, deployment: Deployment, client_spec: object, files: ClientFiles,
+    def _probe_all(self, scenario: Scenario, deployment: Deployment, client_spec: ClientSpec, files: ClientFiles,
                    fault: bool, direction: Direction | None = None) -> tuple[Check, ...]:
-        assert isinstance(client_spec, ClientSpec)
         backend = self.backend.name
         not_applicable = {p.name: why for p in self.probes if p.name not in self.unavailable
                           and (why := _not_applicable(p, client_spec, scenario, fault))}
