@@ -30,8 +30,6 @@ from lab.paths import default_certs_dir
 from lab.pki import CATALOGUE, Pki
 from lab.probes import PROBES, make_probes, parse_clients
 from lab.probes.base import ClientFiles, Target
-from lab.probes import curl as curl_probe
-from lab.probes import openssl_cli
 from lab.report import report_json, report_junit
 from lab.runstate import recorded_up, sweep_all
 from lab.scenario import GATEWAY, Catalog, Direction, Scenario
@@ -130,6 +128,8 @@ def list_(scenarios: ScenariosOpt = None, as_json: JsonOpt = False) -> None:
 # --------------------------------------------------------------------------------------- show
 def _manual_steps(scenario: Scenario, direction: Direction, pki: Pki) -> list[str]:
     """How to try the fault by hand, with the lab's own command lines (PORT from `tlslab up`)."""
+    from lab.probes import curl as curl_probe
+    from lab.probes import openssl_cli
     _, client = scenario.specs()
     files = ClientFiles.for_spec(client, pki)
     target = Target("127.0.0.1", 0, scenario.servername)
@@ -437,6 +437,7 @@ def up(
 
 def _print_up(scenario: Scenario, resolution: str | None, direction: Direction, deployment: Any,
               request: DeployRequest) -> None:
+    from lab.probes import openssl_cli
     out.print(Text(f"{scenario.id}" + (f" with {resolution}" if resolution else " (fault in place)")
                    + f", {direction.value}", style="bold"))
     for e in deployment.endpoints:

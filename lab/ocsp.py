@@ -48,7 +48,6 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPri
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from twisted.internet import protocol
-from twisted.web import resource, server
 
 from lab.pki import CATALOGUE, Pki
 from lab.specs import OcspNetwork, OcspWindow, ResponderStatus, ServerSpec
@@ -197,50 +196,6 @@ def request_der(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:
 # Serving them over HTTP
 
 
-class _OcspResource(resource.Resource):
-    """POST (DER body) and GET (base64 in the path, RFC 6960 A.1) -> DER response."""
-
-    isLeaf = True
-
-    def __init__(self, responder: "Responder") -> None:
-        super().__init__()
-        self.responder = responder
-
-    def render_POST(self, request: server.Request) -> Any:
-        assert request.content is not None
-        return self._answer(request, request.content.read(MAX_REQUEST))
-
-    def render_GET(self, request: server.Request) -> Any:
-        import base64
-        from urllib.parse import unquote
-        path = unquote(request.path.decode("ascii", "replace")).lstrip("/")
-        try:
-            body = base64.b64decode(path, validate=False)
-        except ValueError:
-            body = b""
-        return self._answer(request, body)
-
-    def _answer(self, request: server.Request, body: bytes) -> Any:
-        self.responder.requests += 1
-        der = self.responder.authority.answer(body, self.responder.policy)
-        request.setHeader(b"Content-Type", CONTENT_TYPE.encode())
-        request.setHeader(b"Content-Length", str(len(der)).encode())
-        if self.responder.policy.network is not OcspNetwork.SLOW:
-            return der
-        finished = {"gone": False}
-        request.notifyFinish().addErrback(lambda _: finished.update(gone=True))
-
-        def later() -> None:
-            self.responder._delayed.discard(call)
-            if not finished["gone"]:
-                request.write(der)
-                request.finish()
-
-        call = _lab_reactor().reactor().callLater(SLOW_DELAY, later)
-        self.responder._delayed.add(call)
-        return server.NOT_DONE_YET
-
-
 class _Blackhole(protocol.Protocol):
     """Accepts the TCP connection and never answers: a firewall that drops the requests."""
 
@@ -275,8 +230,12 @@ class Responder:
 
     def _start(self, bind: str) -> None:
         """In the reactor thread."""
+        from twisted.web import server  # only when a responder starts: keeps the CLI's start-up light
+
+        from lab.ocsp_http import OcspResource
+
         r = _lab_reactor().reactor()
-        site = server.Site(_OcspResource(self))
+        site = server.Site(OcspResource(self))
         site.noisy = False
         site.timeOut = 10
         port = r.listenTCP(0, site, interface=bind)

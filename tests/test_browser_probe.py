@@ -8,7 +8,6 @@ probe that silently stopped applying would fail here.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 

@@ -23,7 +23,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
 from lab.ocsp import (SLOW_DELAY, ResponderPolicy, check_response, openssl_ocsp_command, query,
-                      query_lab_certificate, request_der, run_responder)
+                      query_lab_certificate, run_responder)
 from lab.pki import Pki
 from lab.specs import OcspNetwork, OcspWindow, ResponderStatus
 from lab.symptoms import normalise

@@ -10,13 +10,14 @@ from typing import Annotated, Optional
 import typer
 
 from lab.commands import err, lab_errors, out
-from lab.compose_export import DEFAULT_GATEWAY_PORT, DEFAULT_TLS_PORT, compose_command, export_compose
-from lab.docker_image import image_tag, resolve_image
-from lab.dockerutil import DockerUnavailable, docker_client
 from lab.errors import UserInputError
 from lab.paths import default_certs_dir
 from lab.pki import Pki
 from lab.scenario import Catalog, Direction
+
+# The compose/docker modules are imported when the command runs: `tlslab up` should not pay for them.
+DEFAULT_TLS_PORT = 8443
+DEFAULT_GATEWAY_PORT = 8080
 
 export_app = typer.Typer(name="export", help="Export a scenario to run without tlslab.", no_args_is_help=True,
                          add_completion=False, rich_markup_mode=None)
@@ -41,6 +42,10 @@ def compose(
 
     Example: tlslab export compose sni-required ./out && cd out && docker compose up -d
     """
+    from lab.compose_export import compose_command, export_compose
+    from lab.docker_image import image_tag, resolve_image
+    from lab.dockerutil import DockerUnavailable, docker_client
+
     with lab_errors():
         scenario = Catalog.load(scenarios).get(scenario_id)
         chosen = None

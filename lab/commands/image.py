@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from lab.commands import err, lab_errors, out
-from lab.docker_image import build_image, host_nginx_version
-from lab.dockerutil import docker_client
 
 image_app = typer.Typer(name="image", help="The lab's nginx image, built offline from this host's Debian nginx.",
                         no_args_is_help=True, add_completion=False, rich_markup_mode=None)
@@ -28,6 +26,9 @@ def build(
 
     Example: tlslab image build
     """
+    from lab.docker_image import build_image, host_nginx_version  # docker's SDK: only when building
+    from lab.dockerutil import docker_client
+
     with lab_errors():
         client = docker_client()
         if not as_json:

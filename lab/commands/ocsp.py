@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 
 from lab.errors import LabError, UserInputError
-from lab.ocsp import LabQuery, ResponderPolicy, query_lab_certificate
+if TYPE_CHECKING:
+    from lab.ocsp import LabQuery
 from lab.paths import default_certs_dir
 from lab.pki import Pki, catalogue_names
 from lab.specs import OcspNetwork, OcspWindow, ResponderStatus
@@ -94,6 +95,8 @@ def query_command(
             raise UserInputError(f"no certificate named {certificate!r}; known: {', '.join(catalogue_names())}")
         if signer is not None and signer not in catalogue_names():
             raise UserInputError(f"--signer: no certificate named {signer!r}")
+        from lab.ocsp import ResponderPolicy, query_lab_certificate  # the responder: only when asked
+
         policy = ResponderPolicy(signer, _choice(OcspWindow, window, "--window"),
                                  _choice(ResponderStatus, status, "--status"),
                                  _choice(OcspNetwork, network, "--network"))

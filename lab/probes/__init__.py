@@ -1,29 +1,36 @@
 """Clients that connect to a lab server and report what they saw, each in its own words.
 
 ``PROBES`` is the registry: name -> factory. ``DEFAULT_PROBES`` are the ones ``tlslab run``
-uses when ``--client`` is not given.
+uses when ``--client`` is not given. Each factory imports its module on first use, so a
+command that needs no probe (``tlslab up``) does not pay for a JVM driver or Playwright.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from lab.errors import UserInputError
-from lab.probes.base import Probe
-from lab.probes.browser import BrowserProbe
-from lab.probes.curl import CurlProbe
-from lab.probes.java_probe import JavaProbe
-from lab.probes.openssl_cli import OpenSslProbe
-from lab.probes.pyopenssl_probe import PyOpenSslProbe
-from lab.probes.python_ssl import PythonSslProbe
 
-PROBES: dict[str, Callable[[], Probe]] = {
-    "python-ssl": PythonSslProbe,
-    "pyopenssl": PyOpenSslProbe,
-    "openssl": OpenSslProbe,
-    "curl": CurlProbe,
-    "java": JavaProbe,
-    "browser": BrowserProbe,
+if TYPE_CHECKING:
+    from lab.probes.base import Probe
+
+
+def _lazy(module: str, cls: str) -> Callable[[], "Probe"]:
+    def make() -> "Probe":
+        return getattr(importlib.import_module(f"lab.probes.{module}"), cls)()  # type: ignore[no-any-return]
+
+    return make
+
+
+PROBES: dict[str, Callable[[], "Probe"]] = {
+    "python-ssl": _lazy("python_ssl", "PythonSslProbe"),
+    "pyopenssl": _lazy("pyopenssl_probe", "PyOpenSslProbe"),
+    "openssl": _lazy("openssl_cli", "OpenSslProbe"),
+    "curl": _lazy("curl", "CurlProbe"),
+    "java": _lazy("java_probe", "JavaProbe"),
+    "browser": _lazy("browser", "BrowserProbe"),
 }
 DEFAULT_PROBES: tuple[str, ...] = ("python-ssl", "pyopenssl", "openssl", "curl")
 
@@ -43,5 +50,5 @@ def parse_clients(text: str | None) -> list[str]:
     return names
 
 
-def make_probes(names: list[str]) -> list[Probe]:
+def make_probes(names: list[str]) -> list["Probe"]:
     return [PROBES[n]() for n in names]

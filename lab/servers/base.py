@@ -15,6 +15,9 @@ from lab.scenario import Direction, Scenario
 from lab.specs import ClientSpec, ServerSpec
 
 
+IDLE_TIMEOUT = 10.0  # seconds a client may stall before a lab server drops it
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """One listening server, as ``tlslab up --json`` reports it (a public interface: keep it stable)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,18 +20,15 @@ from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IOpenSSLServerConnectionCreator
 from zope.interface import implementer
 from twisted.protocols.policies import TimeoutMixin
-from twisted.web import resource, server
 
 from lab.contexts import server_context
 from lab.ocsp import Responder, ResponderPolicy, Stapler, run_responder
 from lab.errors import EnvironmentError_, PortInUse
-from lab.probes.base import ClientFiles, Target
-from lab.probes.pyopenssl_probe import fetch
+from lab.probes.base import Target
 from lab.scenario import Direction
 from lab.servers import reactor as lab_reactor
-from lab.servers.base import Deployment, DeployRequest, Endpoint, endpoint_files, responder_endpoints
+from lab.servers.base import IDLE_TIMEOUT, Deployment, DeployRequest, Endpoint, endpoint_files, responder_endpoints
 
-IDLE_TIMEOUT = 10.0  # seconds a client may stall before the server drops it
 STAPLE_REFRESH = 3600.0  # seconds between staple refreshes while a deployment stays up (nginx: hourly)
 MAX_REQUEST = 16 * 1024
 
@@ -84,57 +80,12 @@ class _ConnectionCreator:
         return SSL.Connection(self._ctx, None)
 
 
-class _GatewayResource(resource.Resource):
-    """The Message Processor: plain HTTP in, TLS to the backend out, 503 on a TLS failure."""
-
-    isLeaf = True
-
-    def __init__(self, upstream: Target, request: DeployRequest, log: list[str], lock: threading.Lock) -> None:
-        super().__init__()
-        self.upstream = upstream
-        self.spec = request.client
-        self.files = ClientFiles.for_spec(request.client, request.pki)
-        self.log = log
-        self.lock = lock
-
-    def render_GET(self, request: server.Request) -> Any:
-        d = threads.deferToThread(fetch, self.upstream, self.spec, self.files, "gateway")
-
-        def answer(outcome: Any) -> None:
-            if outcome.ok:
-                request.setResponseCode(200)
-                body = b"tlslab gateway: upstream OK\n"
-            else:
-                line = (f"{time.strftime('%Y-%m-%dT%H:%M:%S')} [error] upstream TLS handshake with "
-                        f"{self.upstream.host}:{self.upstream.port} ({self.upstream.servername}) failed: {outcome.raw}")
-                with self.lock:
-                    self.log.append(line)
-                request.setResponseCode(503, b"Service Unavailable")
-                request.setHeader(b"X-Tlslab-Upstream-Error", outcome.raw.replace("\n", " ").encode())
-                body = f"503 Service Unavailable\n{outcome.raw}\n".encode()
-            request.setHeader(b"Content-Type", b"text/plain")
-            request.setHeader(b"Content-Length", str(len(body)).encode())
-            request.write(body)
-            request.finish()
-
-        d.addCallback(answer)
-        return server.NOT_DONE_YET
-
-
 def _listen_tls(request: DeployRequest, port: int, staple: Callable[[], bytes] | None = None) -> IListeningPort:
     ctx = server_context(request.server, request.pki, request.servername, staple)
     body = f"tlslab {request.scenario.id}: TLS handshake OK\n".encode()
     return lab_reactor.reactor().listenSSL(  # type: ignore[no-any-return]
         port, _ResponderFactory(body), _ConnectionCreator(ctx), interface=request.bind
     )
-
-
-def _listen_gateway(request: DeployRequest, upstream: Target, port: int, log: list[str],
-                    lock: threading.Lock) -> IListeningPort:
-    site = server.Site(_GatewayResource(upstream, request, log, lock))
-    site.noisy = False
-    site.timeOut = IDLE_TIMEOUT
-    return lab_reactor.reactor().listenTCP(port, site, interface=request.bind)  # type: ignore[no-any-return]
 
 
 def _responder_endpoints(responder: Responder | None) -> tuple[Endpoint, ...]:
@@ -203,7 +154,9 @@ class TwistedBackend:
                 return
             log: list[str] = []
             lock = threading.Lock()
-            gw_port = self._listen(lambda: _listen_gateway(request, target, request.port, log, lock),
+            from lab.servers.gateway import listen_gateway  # twisted.web: southbound only
+
+            gw_port = self._listen(lambda: listen_gateway(request, target, request.port, log, lock),
                                    request, request.port)
             ports.append(gw_port)
             gateway = Endpoint(role="gateway", host=request.bind, port=gw_port.getHost().port, scheme="http")

@@ -1,0 +1,58 @@
+"""The OCSP responder's HTTP resource (RFC 6960 appendix A), kept apart so that importing
+:mod:`lab.ocsp` (every probe does, for staple checks) does not import twisted.web."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from twisted.web import resource, server
+
+from lab.ocsp import CONTENT_TYPE, MAX_REQUEST, SLOW_DELAY, _lab_reactor
+from lab.specs import OcspNetwork
+
+if TYPE_CHECKING:
+    from lab.ocsp import Responder
+
+
+class OcspResource(resource.Resource):
+    """POST (DER body) and GET (base64 in the path, RFC 6960 A.1) -> DER response."""
+
+    isLeaf = True
+
+    def __init__(self, responder: "Responder") -> None:
+        super().__init__()
+        self.responder = responder
+
+    def render_POST(self, request: server.Request) -> Any:
+        assert request.content is not None
+        return self._answer(request, request.content.read(MAX_REQUEST))
+
+    def render_GET(self, request: server.Request) -> Any:
+        import base64
+        from urllib.parse import unquote
+        path = unquote(request.path.decode("ascii", "replace")).lstrip("/")
+        try:
+            body = base64.b64decode(path, validate=False)
+        except ValueError:
+            body = b""
+        return self._answer(request, body)
+
+    def _answer(self, request: server.Request, body: bytes) -> Any:
+        self.responder.requests += 1
+        der = self.responder.authority.answer(body, self.responder.policy)
+        request.setHeader(b"Content-Type", CONTENT_TYPE.encode())
+        request.setHeader(b"Content-Length", str(len(der)).encode())
+        if self.responder.policy.network is not OcspNetwork.SLOW:
+            return der
+        finished = {"gone": False}
+        request.notifyFinish().addErrback(lambda _: finished.update(gone=True))
+
+        def later() -> None:
+            self.responder._delayed.discard(call)
+            if not finished["gone"]:
+                request.write(der)
+                request.finish()
+
+        call = _lab_reactor().reactor().callLater(SLOW_DELAY, later)
+        self.responder._delayed.add(call)
+        return server.NOT_DONE_YET
