@@ -20,16 +20,7 @@ import sys
 import tempfile
 import time
 
-TLSLAB = [sys.executable, "-m", "lab"]
-
-
-def timed(argv: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    result = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(f"{' '.join(argv)} failed ({result.returncode}): {result.stderr[-2000:]}")
-    return elapsed
+from _common import TLSLAB, timed  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 def up_ready(env: dict[str, str], scenario: str) -> float:

@@ -16,26 +16,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 OCSP_IDS = ["ocsp-clock-skew", "ocsp-responder-blocked", "ocsp-signer-untrusted", "ocsp-stapling-off",
             "ocsp-missing-intermediate", "ocsp-responder-down", "ocsp-revoked"]
-TLSLAB = [sys.executable, "-m", "lab"]
-
-
-def timed(argv: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    result = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(f"{' '.join(argv)} failed ({result.returncode}): {result.stderr[-2000:]}")
-    return elapsed
+from _common import TLSLAB, timed  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 def main() -> None:

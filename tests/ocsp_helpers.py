@@ -61,3 +61,17 @@ def require_faketime() -> str:
         skip_or_fail("libfaketime is not installed (Debian: apt-get install faketime): curl's clock cannot be skewed")
     return lib
 
+
+
+def assert_fault_observed(result, scenario, harness: Harness, backend: str = "twisted") -> None:  # type: ignore[no-untyped-def]
+    """The run passed, every probe that can observe this fault did, and python-ssl (no OCSP API) is n/a."""
+    assert result.passed, explain(result)
+    fault, *fixes = result.phases
+    assert len(fixes) == len(scenario.resolutions)
+    seen = {c.client: c for c in fault.checks}
+    for client in observers(scenario.id, harness):
+        check = seen[client]
+        assert check.status == "pass" and check.outcome is not None, f"{client} must observe the fault: {check.note}"
+        assert check.outcome.symptom in scenario.expect.for_client(client, backend, result.direction)
+        assert not check.outcome.ok
+    assert seen["python-ssl"].status == "n/a" and "no OCSP API" in (seen["python-ssl"].not_applicable or "")

@@ -26,7 +26,7 @@ from lab.servers.nginx_backend import NginxBackend
 
 from conftest import require_tool
 from nginx_support import require_docker, wait_for
-from ocsp_helpers import OCSP_IDS, explain, observers, ocsp_clients, probes_entered, require_faketime
+from ocsp_helpers import assert_fault_observed, OCSP_IDS, explain, observers, ocsp_clients, probes_entered, require_faketime
 
 pytestmark = pytest.mark.slow
 
@@ -50,16 +50,8 @@ def harness(backend: NginxBackend, pki: Pki) -> Iterator[Harness]:
 def test_fault_and_fixes_with_nginx_stapling(harness: Harness, catalog: Catalog, scenario_id: str) -> None:
     scenario = catalog.get(scenario_id)
     result = harness.run_scenario(scenario, Direction.NORTHBOUND)
-    assert result.passed, explain(result)
-    fault, *fixes = result.phases
-    assert len(fixes) == len(scenario.resolutions)
-    seen = {c.client: c for c in fault.checks}
-    for client in observers(scenario_id, harness):
-        check = seen[client]
-        assert check.status == "pass" and check.outcome is not None, f"{client} must observe the fault: {check.note}"
-        assert check.outcome.symptom in scenario.expect.for_client(client, "nginx", Direction.NORTHBOUND)
-        assert not check.outcome.ok
-    assert seen["python-ssl"].status == "n/a" and "no OCSP API" in (seen["python-ssl"].not_applicable or "")
+    assert_fault_observed(result, scenario, harness, "nginx")
+    fixes, seen = result.phases[1:], {c.client: c for c in result.phases[0].checks}
     for client, check in seen.items():
         if client not in observers(scenario_id, harness) | {"python-ssl"}:
             assert check.status == "n/a" and check.not_applicable, f"{client} neither observed nor declared n/a"
