@@ -173,12 +173,16 @@ def show(
     if backend not in BACKENDS:
         _fail(UserInputError(f"--backend: unknown backend {backend!r}; choose from {', '.join(BACKENDS)}"))
     expected = {c: [str(s) for s in scenario.expect.for_client(c, backend, chosen)] for c in clients}
+    fault_client = scenario.client
+    not_applicable = {name: why for name, make in PROBES.items()
+                      if (why := make().unsupported_reason(fault_client) or scenario.expect.not_applicable.get(name))}
     if as_json:
         out.print_json(json.dumps({
             "id": scenario.id, "title": scenario.title, "document": scenario.document, "section": scenario.section,
             "direction": scenario.direction.value, "directions": [d.value for d in scenario.directions],
             "fault": scenario.fault, "servername": scenario.servername,
-            "symptom": {"documented": scenario.expect.documented, "expected": expected},
+            "symptom": {"documented": scenario.expect.documented, "expected": expected,
+                        "not_applicable": not_applicable},
             "server": spec_as_dict(scenario.server), "client": spec_as_dict(scenario.client),
             "resolutions": {
                 r.name: {"summary": r.summary, "documented": r.documented, "recommended": r.recommended,
@@ -209,6 +213,8 @@ def show(
             continue
         label = "app (via gateway)" if c == GATEWAY else c
         shown = ("http:503, gateway logs " if c == GATEWAY else "") + " or ".join(expected[c])
+        if c in not_applicable:
+            shown = f"n/a: {not_applicable[c]}"
         out.print(f"  {label:18} {shown}")
     out.print("\nresolutions:")
     for r in scenario.resolutions:
