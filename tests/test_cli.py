@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,12 +29,27 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left_behind() -> Iterator[None]:
+    """Whatever a test asserts, every `tlslab up` it started is gone afterwards."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
 class UpProcess:
     """`tlslab up --json` in the background; the first stdout line is the readiness contract."""
 
     def __init__(self, env: dict[str, str], *args: str) -> None:
         self.proc = subprocess.Popen([*TLSLAB, "up", *args, "--json"], env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
+        _STARTED.append(self.proc)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
