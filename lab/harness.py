@@ -20,7 +20,7 @@ from lab.errors import LabError, UserInputError
 from lab.pki import Pki
 from lab.probes.base import ClientFiles, Outcome, Probe
 from lab.scenario import GATEWAY, Direction, Resolution, Scenario
-from lab.servers.base import Backend, Deployment, DeployRequest, Endpoint
+from lab.servers.base import Backend, Deployment, DeployRequest, Endpoint, loopback
 from lab.specs import ClientSpec, spec_diff
 from lab.symptoms import OK, Kind, Symptom, normalise
 
@@ -120,7 +120,7 @@ def app_request(gateway: Endpoint, deployment: Deployment, timeout: float) -> Ou
     """The application's plain-HTTP request through the gateway, and what the gateway logged."""
     started = time.monotonic()
     before = len(deployment.gateway_log())
-    conn = http.client.HTTPConnection("127.0.0.1" if gateway.host in ("0.0.0.0", "::") else gateway.host,
+    conn = http.client.HTTPConnection(loopback(gateway.host),
                                       gateway.port, timeout=timeout + 5)
     try:
         conn.request("GET", "/", headers={"Host": f"{gateway.host}:{gateway.port}"})

@@ -18,6 +18,11 @@ from lab.specs import ClientSpec, ServerSpec
 IDLE_TIMEOUT = 10.0  # seconds a client may stall before a lab server drops it
 
 
+def loopback(host: str) -> str:
+    """Where a local client reaches a server bound to `host` (a wildcard bind is reached on 127.0.0.1)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """One listening server, as ``tlslab up --json`` reports it (a public interface: keep it stable)."""

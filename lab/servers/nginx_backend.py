@@ -29,7 +29,6 @@ import itertools
 import os
 import re
 import shutil
-import signal
 import socket
 import tempfile
 import threading
@@ -52,7 +51,7 @@ from lab.ocsp import (Responder, ResponderPolicy, fetch_staple_file, nginx_will_
 from lab.probes.base import Target
 from lab.runstate import SweepResult
 from lab.scenario import Direction
-from lab.servers.base import Deployment, DeployRequest, Endpoint, endpoint_files, responder_endpoints
+from lab.servers.base import Deployment, DeployRequest, Endpoint, endpoint_files, loopback, responder_endpoints
 from lab.specs import ClientSpec, RevocationMode
 from lab.servers.twisted_backend import TwistedBackend
 
@@ -212,7 +211,6 @@ class NginxBackend:
         self._idle: list[_Instance] = []
         self._lock = threading.Lock()
         self._entered = 0
-        self._previous_sigterm: Any = None
         self._count = itertools.count(1)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -220,14 +218,11 @@ class NginxBackend:
         return unavailable_reason()
 
     def __enter__(self) -> "NginxBackend":
-        """Session mode: containers are kept between deployments and reloaded in place; removed on exit."""
-        self._entered += 1
-        if self._entered == 1 and threading.current_thread() is threading.main_thread():
-            # SIGTERM must unwind through the context managers, as Ctrl-C does, so nothing is left running.
-            def on_term(signum: int, frame: Any) -> None:
-                raise KeyboardInterrupt
+        """Session mode: containers are kept between deployments and reloaded in place; removed on exit.
 
-            self._previous_sigterm = signal.signal(signal.SIGTERM, on_term)
+        (SIGTERM unwinding through here like Ctrl-C is the CLI's job: it owns the process's signals.)
+        """
+        self._entered += 1
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -235,9 +230,6 @@ class NginxBackend:
         self._entered -= 1
         if self._entered == 0:
             self.close()
-            if self._previous_sigterm is not None:
-                signal.signal(signal.SIGTERM, self._previous_sigterm)
-                self._previous_sigterm = None
 
     def close(self) -> None:
         """Remove the parked container (one in use is removed when its deployment's context exits)."""
@@ -283,7 +275,7 @@ class NginxBackend:
                 endpoint = Endpoint(role="server", host=request.bind, port=front_port, scheme="https",
                                     servername=request.servername, ca_file=files["ca_file"],
                                     client_cert=files["client_cert"], client_key=files["client_key"])
-                target = Target(_loopback(request.bind), front_port, request.servername)
+                target = Target(loopback(request.bind), front_port, request.servername)
 
                 def server_log() -> list[str]:
                     return ocsp.notes + ocsp.own_lines(stapling_lines(inst.config_log()))
@@ -318,7 +310,7 @@ class NginxBackend:
             inst = self._idle.pop() if self._idle else None
         last_error: Exception | None = None
         for _ in range(PORT_ATTEMPTS):
-            port = request.port or free_port(_loopback(request.bind))
+            port = request.port or free_port(loopback(request.bind))
             control = free_port()
             try:
                 if inst is None:
@@ -415,10 +407,10 @@ class NginxBackend:
                     f"error log:\n{new_log.strip() or '(empty)'}\ncontainer logs:\n{container_logs(inst.container)}")
             time.sleep(POLL)  # a poll interval inside a deadline-bounded readiness wait, not a fixed delay
 
-    def _release(self, inst: _Instance, healthy: bool = True) -> None:
+    def _release(self, inst: _Instance) -> None:
         """Park the container for the next deployment (session mode), else remove it."""
         with self._lock:
-            keep = healthy and self._entered > 0 and not self._idle
+            keep = self._entered > 0 and not self._idle
             if keep:
                 self._idle.append(inst)
         if not keep:
@@ -427,10 +419,6 @@ class NginxBackend:
 
 class _BindFailedError(Exception):
     """nginx could not bind a port we picked (someone took it in the meantime): pick again."""
-
-
-def _loopback(bind: str) -> str:
-    return "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
 
 
 def _get(port: int) -> str | None:

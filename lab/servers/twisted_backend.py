@@ -27,7 +27,8 @@ from lab.errors import EnvironmentError_, PortInUse
 from lab.probes.base import Target
 from lab.scenario import Direction
 from lab.servers import reactor as lab_reactor
-from lab.servers.base import IDLE_TIMEOUT, Deployment, DeployRequest, Endpoint, endpoint_files, responder_endpoints
+from lab.servers.base import (IDLE_TIMEOUT, Deployment, DeployRequest, Endpoint, endpoint_files, loopback,
+                              responder_endpoints)
 
 STAPLE_REFRESH = 3600.0  # seconds between staple refreshes while a deployment stays up (nginx: hourly)
 MAX_REQUEST = 16 * 1024
@@ -147,7 +148,7 @@ class TwistedBackend:
                 scheme="https", servername=request.servername, ca_file=files["ca_file"],
                 client_cert=files["client_cert"], client_key=files["client_key"],
             )
-            target = Target("127.0.0.1" if request.bind in ("0.0.0.0", "::") else request.bind,
+            target = Target(loopback(request.bind),
                             tls_endpoint.port, request.servername)
             if not southbound:
                 yield Deployment(tls_target=target, endpoints=(tls_endpoint, *extra), server_log=server_log)
