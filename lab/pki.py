@@ -157,6 +157,13 @@ def _san(names: tuple[str, ...]) -> x509.SubjectAlternativeName:
     return x509.SubjectAlternativeName(general)
 
 
+def _end_entity_usage(key_encipherment: bool) -> x509.KeyUsage:
+    """Signing only (an OCSP responder), or signing + RSA key transport (a TLS server leaf)."""
+    return x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=key_encipherment,
+                         data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                         encipher_only=False, decipher_only=False)
+
+
 class _LabBuilder:
     """Builds the name-constrained lab chain with the cryptography x509 builders."""
 
@@ -212,24 +219,14 @@ class _LabBuilder:
             eku = [ExtendedKeyUsageOID.OCSP_SIGNING] if entry.ocsp_signing else [ExtendedKeyUsageOID.SERVER_AUTH]
             builder = (
                 builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(
-                    x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                  data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                  crl_sign=False, encipher_only=False, decipher_only=False),
-                    critical=True,
-                )
+                .add_extension(_end_entity_usage(key_encipherment=False), critical=True)
                 .add_extension(x509.ExtendedKeyUsage(eku), critical=False)
                 .add_extension(x509.OCSPNoCheck(), critical=False)  # RFC 6960 4.2.2.2.1: don't check the checker
             )
         else:
             builder = (
                 builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(
-                    x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=True,
-                                  data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                  crl_sign=False, encipher_only=False, decipher_only=False),
-                    critical=True,
-                )
+                .add_extension(_end_entity_usage(key_encipherment=True), critical=True)
                 .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
                 .add_extension(_san(entry.names), critical=False)
             )
