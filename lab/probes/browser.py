@@ -47,7 +47,7 @@ from typing import Any
 
 from lab.errors import LabError, ToolMissing
 from lab.probes.base import ClientFiles, Outcome, ProbeBase, Target, outcome_from_error, which
-from lab.probes.java_probe import STORE_PASSWORD, java_stores
+from lab.keystores import STORE_PASSWORD, pkcs12_stores
 from lab.probes.suites import iana_suites
 from lab.specs import ClientSpec
 from lab.symptoms import http_symptom
@@ -112,7 +112,7 @@ class _Profile:
 
     @classmethod
     def for_spec(cls, spec: ClientSpec, files: ClientFiles, target: Target) -> "_Profile":
-        keystore = java_stores(files)[1] if files.cert_file else None
+        keystore = pkcs12_stores(files)[1] if files.cert_file else None
         version_max = _VERSION_SWITCH.get(spec.max_protocol) if spec.max_protocol else None
         if keystore is not None and version_max is None:
             # With TLS 1.3 the server judges a client certificate after Chromium's handshake is done;

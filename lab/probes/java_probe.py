@@ -37,12 +37,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.serialization import pkcs12
 
 from lab.errors import LabError, ToolMissing
 from lab.probes.base import ClientFiles, Outcome, ProbeBase, Target, outcome_from_error, which
+from lab.keystores import STORE_PASSWORD, pkcs12_stores
 from lab.probes.suites import iana_suites
 from lab.specs import ClientSpec, RevocationMode
 from lab.symptoms import http_symptom
@@ -50,8 +48,6 @@ from lab.tls import Protocol
 
 SOURCE = Path(__file__).resolve().parent / "java" / "TlsProbe.java"
 MAIN_CLASS = "TlsProbe"
-STORE_PASSWORD = "tlslab"  # lab material only; Java's PKCS12 loader wants some password
-STORE_FORMAT = "v2"  # in the cached stores' names: bump when their encoding changes
 JAVA_PACKAGE = "openjdk-17-jdk-headless"
 _JSSE_NAMES = {Protocol.TLSv1_0: "TLSv1", Protocol.TLSv1_1: "TLSv1.1",
                Protocol.TLSv1_2: "TLSv1.2", Protocol.TLSv1_3: "TLSv1.3"}
@@ -114,50 +110,9 @@ def jsse_protocols(spec: ClientSpec) -> list[str] | None:
     return [_JSSE_NAMES[p] for p in Protocol if low <= p <= high]
 
 
-def _store_dir(files: ClientFiles) -> Path:
-    path = files.ca_file.parent / "java"
-    path.mkdir(mode=0o700, exist_ok=True)
-    return path
-
-
-def _fresh(store: Path, *sources: Path) -> bool:
-    return store.exists() and all(store.stat().st_mtime >= s.stat().st_mtime for s in sources)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".p12-", dir=path.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
-def java_stores(files: ClientFiles) -> tuple[Path, Path | None]:
-    """PKCS12 truststore (the trust anchor) and keystore (client certificate + chain), cached."""
-    directory = _store_dir(files)
-    # 3DES/SHA-1, the PKCS12 flavour of the Java 8 era: a JVM under crypto.policy=limited cannot
-    # decrypt AES-256-protected stores (InvalidKeyException: Illegal key size).
-    encryption = (serialization.PrivateFormat.PKCS12.encryption_builder()
-                  .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
-                  .hmac_hash(hashes.SHA1()).build(STORE_PASSWORD.encode()))
-    trust = directory / f"{files.ca_file.stem}-truststore-{STORE_FORMAT}.p12"
-    if not _fresh(trust, files.ca_file):
-        certs = x509.load_pem_x509_certificates(files.ca_file.read_bytes())
-        _write_atomic(trust, pkcs12.serialize_java_truststore(
-            [pkcs12.PKCS12Certificate(c, f"tlslab-{i}".encode()) for i, c in enumerate(certs)], encryption))
-    if not (files.cert_file and files.key_file):
-        return trust, None
-    keystore = directory / f"{files.key_file.stem}-keystore-{STORE_FORMAT}.p12"
-    if not _fresh(keystore, files.cert_file, files.key_file):
-        chain = x509.load_pem_x509_certificates(files.cert_file.read_bytes())
-        key = serialization.load_pem_private_key(files.key_file.read_bytes(), password=None)
-        _write_atomic(keystore, pkcs12.serialize_key_and_certificates(
-            b"tlslab-client", key, chain[0], chain[1:], encryption))  # type: ignore[arg-type]
-    return trust, keystore
-
-
 def request_for(target: Target, spec: ClientSpec, files: ClientFiles) -> dict[str, Any]:
     """The JSON line TlsProbe.java reads for one probe."""
-    truststore, keystore = java_stores(files)
+    truststore, keystore = pkcs12_stores(files)
     return {
         "host": target.host, "port": target.port, "servername": target.servername, "sni": spec.sni,
         "protocols": jsse_protocols(spec),
