@@ -14,7 +14,7 @@ from OpenSSL import SSL, crypto
 from lab.pki import Pki
 from lab.probes.base import ClientFiles
 from lab.specs import ClientSpec, ServerSpec, SniPolicy
-from lab.tls import Protocol, effective_ciphers
+from lab.tls import Protocol, client_handshake, effective_ciphers
 
 _MODE_NO_AUTO_CHAIN = 0x8  # SSL_MODE_NO_AUTO_CHAIN; pyOpenSSL does not export it
 
@@ -99,7 +99,8 @@ VerifyErrors = list[tuple[int, int]]  # (X509 error number, depth) as the verify
 def client_context(spec: ClientSpec, files: ClientFiles) -> tuple[SSL.Context, VerifyErrors]:
     """A verifying client context; verification errors are collected for the raw message."""
     ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
-    _apply_protocols(ctx, spec.min_protocol, spec.max_protocol, spec.ciphers)
+    handshake = client_handshake(spec.min_protocol, spec.max_protocol, spec.ciphers)  # explicit, never the build's
+    _apply_protocols(ctx, handshake.min_protocol, handshake.max_protocol, handshake.ciphers)
     ctx.load_verify_locations(str(files.ca_file))
     errors: VerifyErrors = []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 
 class Protocol(enum.Enum):
@@ -46,6 +47,37 @@ class Protocol(enum.Enum):
 def needs_legacy_seclevel(min_protocol: Protocol | None) -> bool:
     """OpenSSL 3 refuses TLS 1.0/1.1 at its default security level (SHA-1 signatures)."""
     return min_protocol is not None and min_protocol < Protocol.TLSv1_2
+
+
+# What an OpenSSL-based probe offers when the spec does not say: set explicitly, never inherited from
+# the build. CPython's own build option (python.org, pyenv) starts contexts with a restricted list
+# (no SHA-1 CBC suites) where Debian's Python uses OpenSSL's; OpenSSL's compiled-in security level
+# (1) differs from Debian's configured one (2). Against a TLSv1.0-only server the two Pythons gave
+# different verdicts; with the list and level set here they cannot.
+CLIENT_CIPHERS = "DEFAULT"
+CLIENT_SECLEVEL = 2
+CLIENT_MIN = Protocol.TLSv1_2  # what OpenSSL 3 and every modern client allow by default
+CLIENT_MAX = Protocol.TLSv1_3
+
+
+@dataclass(frozen=True)
+class ClientHandshake:
+    """Everything an OpenSSL-based probe sets to decide its handshake: versions and cipher string."""
+
+    min_protocol: Protocol
+    max_protocol: Protocol
+    ciphers: str  # TLS <= 1.2 suites, security level included (TLS 1.3 suites stay OpenSSL's defaults)
+
+
+def client_handshake(min_protocol: Protocol | None, max_protocol: Protocol | None,
+                     ciphers: str | None) -> ClientHandshake:
+    """The explicit settings for a client spec's versions and ciphers (None: the lab's defaults above)."""
+    high = max_protocol or CLIENT_MAX
+    low = min_protocol or min(CLIENT_MIN, high, key=lambda p: p.rank)
+    base = ciphers or CLIENT_CIPHERS
+    if "@SECLEVEL" not in base:
+        base = f"{base}:@SECLEVEL={0 if needs_legacy_seclevel(low) else CLIENT_SECLEVEL}"
+    return ClientHandshake(low, high, base)
 
 
 def effective_ciphers(ciphers: str | None, min_protocol: Protocol | None) -> str | None:

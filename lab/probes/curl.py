@@ -9,7 +9,7 @@ from lab.probes.base import ClientFiles, Outcome, ProbeBase, Target, outcome_fro
 from lab.probes.cli_tool import run_tool
 from lab.specs import ClientSpec, RevocationMode
 from lab.symptoms import http_symptom
-from lab.tls import effective_ciphers
+from lab.tls import client_handshake
 
 _STATUS_MARK = "\ntlslab-http-status:"
 
@@ -23,13 +23,9 @@ def command(target: Target, spec: ClientSpec, files: ClientFiles) -> list[str]:
         url = f"https://{target.servername}:{target.port}/"
     else:
         url = f"https://{target.host}:{target.port}/"
-    if spec.min_protocol:
-        argv += [f"--tlsv{spec.min_protocol.curl_name}"]
-    if spec.max_protocol:
-        argv += ["--tls-max", spec.max_protocol.curl_name]
-    ciphers = effective_ciphers(spec.ciphers, spec.min_protocol)
-    if ciphers:
-        argv += ["--ciphers", ciphers]
+    handshake = client_handshake(spec.min_protocol, spec.max_protocol, spec.ciphers)  # explicit, not curl's build
+    argv += [f"--tlsv{handshake.min_protocol.curl_name}", "--tls-max", handshake.max_protocol.curl_name,
+             "--ciphers", handshake.ciphers]
     if files.cert_file and files.key_file:
         argv += ["--cert", str(files.cert_file), "--key", str(files.key_file)]
     if spec.revocation is RevocationMode.REQUIRE_STAPLE:

@@ -14,7 +14,7 @@ from lab.probes.base import ClientFiles, Outcome, ProbeBase, Target, http_reques
 from lab.probes.cli_tool import run_tool
 from lab.probes.pyopenssl_probe import client_clock
 from lab.specs import ClientSpec, RevocationMode
-from lab.tls import effective_ciphers
+from lab.tls import client_handshake
 
 _NOISE = re.compile(r"^(depth=|verify return:|CONNECTED\(|DONE|---|Connecting to )")
 
@@ -24,13 +24,10 @@ def command(target: Target, spec: ClientSpec, files: ClientFiles, *, host: str |
     argv = ["openssl", "s_client", "-connect", f"{host or target.host}:{target.port}"]
     argv += ["-servername", target.servername] if spec.sni else ["-noservername"]
     argv += ["-verify_hostname", target.servername, "-verify_return_error", "-CAfile", str(files.ca_file)]
-    if spec.min_protocol:
-        argv += ["-min_protocol", spec.min_protocol.value.replace("TLSv1.0", "TLSv1")]
-    if spec.max_protocol:
-        argv += ["-max_protocol", spec.max_protocol.value.replace("TLSv1.0", "TLSv1")]
-    ciphers = effective_ciphers(spec.ciphers, spec.min_protocol)
-    if ciphers:
-        argv += ["-cipher", ciphers]
+    handshake = client_handshake(spec.min_protocol, spec.max_protocol, spec.ciphers)  # explicit, not openssl.cnf's
+    argv += ["-min_protocol", handshake.min_protocol.value.replace("TLSv1.0", "TLSv1"),
+             "-max_protocol", handshake.max_protocol.value.replace("TLSv1.0", "TLSv1"),
+             "-cipher", handshake.ciphers]
     if files.cert_file and files.key_file:
         argv += ["-cert", str(files.cert_file), "-key", str(files.key_file)]
     if spec.clock_offset_days:

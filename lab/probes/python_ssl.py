@@ -13,7 +13,7 @@ from cryptography import x509
 
 from lab.probes.base import MAX_RESPONSE, ClientFiles, Outcome, ProbeBase, Target, http_request, outcome_from_error, outcome_from_response
 from lab.specs import ClientSpec
-from lab.tls import Protocol, effective_ciphers
+from lab.tls import Protocol, client_handshake
 
 _VERSIONS = {
     Protocol.TLSv1_0: ssl.TLSVersion.TLSv1,
@@ -28,15 +28,14 @@ def ssl_context(spec: ClientSpec, files: ClientFiles) -> ssl.SSLContext:
     # Without SNI, ssl cannot check the name during the handshake; we check it right after.
     ctx.check_hostname = spec.sni
     ctx.load_verify_locations(cafile=str(files.ca_file))
+    # Versions and cipher list always set: a python.org build starts from CPython's own list,
+    # Debian's from OpenSSL's, and the verdict must not depend on which Python runs the lab.
+    handshake = client_handshake(spec.min_protocol, spec.max_protocol, spec.ciphers)
     with warnings.catch_warnings():  # TLS 1.0/1.1 are deprecated, and reproducing them is the point
         warnings.simplefilter("ignore", DeprecationWarning)
-        if spec.min_protocol:
-            ctx.minimum_version = _VERSIONS[spec.min_protocol]
-        if spec.max_protocol:
-            ctx.maximum_version = _VERSIONS[spec.max_protocol]
-    ciphers = effective_ciphers(spec.ciphers, spec.min_protocol)
-    if ciphers:
-        ctx.set_ciphers(ciphers)
+        ctx.minimum_version = _VERSIONS[handshake.min_protocol]
+        ctx.maximum_version = _VERSIONS[handshake.max_protocol]
+    ctx.set_ciphers(handshake.ciphers)
     if files.cert_file and files.key_file:
         ctx.load_cert_chain(str(files.cert_file), str(files.key_file))
     return ctx
