@@ -113,6 +113,7 @@ def client_context(spec: ClientSpec, files: ClientFiles) -> tuple[SSL.Context, V
     if files.cert_file and files.key_file:
         ctx.use_certificate_chain_file(str(files.cert_file))
         ctx.use_privatekey_file(str(files.key_file))
+        ctx.check_privatekey()  # a key of another certificate is the lab's mistake: say so before connecting
     return ctx, errors
 
 

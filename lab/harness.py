@@ -18,7 +18,7 @@ from typing import Protocol
 
 from lab.errors import LabError, UserInputError
 from lab.pki import Pki
-from lab.probes.base import ClientFiles, Outcome, Probe
+from lab.probes.base import CLIENT, LAB, ClientFiles, Outcome, Probe
 from lab.scenario import GATEWAY, Direction, Resolution, Scenario
 from lab.servers.base import Backend, Deployment, DeployRequest, Endpoint, loopback
 from lab.specs import ClientSpec, spec_diff
@@ -37,6 +37,11 @@ class Check:
     passed: bool
     note: str = ""
     not_applicable: str | None = None  # why this client cannot observe this phase (then passed is False)
+
+    @property
+    def judged_by(self) -> str | None:
+        """'client' (the tool itself failed or succeeded) or 'lab' (the lab's check or reading); None: not run."""
+        return self.outcome.judged_by if self.outcome else None
 
     @property
     def status(self) -> str:
@@ -135,8 +140,10 @@ def app_request(gateway: Endpoint, deployment: Deployment, timeout: float) -> Ou
     raw = f"HTTP/1.1 {status} {reason}"
     new_lines = deployment.gateway_log()[before:]
     upstream_raw = new_lines[-1] if new_lines else None
+    # With a failure the verdict rests on the lab's reading of the gateway's log line.
     return Outcome(APP, symptom, raw, http_status=status, elapsed=time.monotonic() - started,
-                   upstream=normalise(upstream_raw) if upstream_raw else None, upstream_raw=upstream_raw)
+                   upstream=normalise(upstream_raw) if upstream_raw else None, upstream_raw=upstream_raw,
+                   judged_by=LAB if upstream_raw else CLIENT)
 
 
 def _judge(client: str, outcome: Outcome, expected: tuple[Symptom, ...]) -> Check:

@@ -58,6 +58,7 @@ def _cell(check: Check) -> dict[str, Any]:
         cell["note"] = check.note
         return cell
     cell["symptom"] = str(o.symptom)
+    cell["judged_by"] = o.judged_by
     cell["raw"] = stable_text(o.raw)
     if check.client == APP:
         cell["http_status"] = o.http_status
@@ -75,7 +76,7 @@ def symptom_view(matrix: dict[str, Any]) -> list[tuple[Any, ...]]:
     """
     return [
         (s["id"], s["direction"], p["resolution"], client, cell["symptom"], tuple(cell["expected"]),
-         cell["applicable"], cell["passed"], (cell.get("gateway") or {}).get("symptom"))
+         cell["applicable"], cell["passed"], (cell.get("gateway") or {}).get("symptom"), cell.get("judged_by"))
         for s in matrix["scenarios"] for p in s["phases"] for client, cell in sorted(p["clients"].items())
     ]
 
@@ -144,13 +145,14 @@ def _overview_cell(client: str, cell: dict[str, Any] | None) -> str:
     if cell["symptom"] is None:
         return "—"  # the client could not run on the machine that generated the matrix
     mark = "" if cell["passed"] else "✗ "
+    lab = " †" if cell.get("judged_by") == "lab" else ""  # the lab's judgment, not the client's own
     if client == APP:
         gateway = cell.get("gateway") or {}
         text = str(cell.get("http_status") or cell["symptom"])
         if gateway.get("symptom") and cell["symptom"] != "ok":
             text += f" (gateway: {gateway['symptom']})"
-        return mark + text
-    return mark + ("ok" if cell["symptom"] == "ok" else f"`{cell['symptom']}`")
+        return mark + text + lab
+    return mark + ("ok" if cell["symptom"] == "ok" else f"`{cell['symptom']}`") + lab
 
 
 def _header(client: str) -> str:
@@ -172,7 +174,9 @@ def markdown(matrix: dict[str, Any], command: str = "tlslab matrix") -> str:
         "`http:<status>`); `ok` means the handshake "
         "and `GET /` succeeded. `n/a`: the client cannot express that configuration (e.g. a browser always "
         "sends SNI). Southbound, the clients stand in for the gateway's TLS client; the *app → gateway* "
-        "column is what the application sees through the gateway, with the gateway's logged symptom.",
+        "column is what the application sees through the gateway, with the gateway's logged symptom. "
+        "†: judged by the lab (its own check, e.g. of an OCSP staple, or its reading of what a client printed "
+        "while the client itself succeeded; JSON `judged_by: lab`); unmarked: the client itself failed or succeeded.",
         "",
         "The same data as JSON (schema `tlslab.matrix/1`): [`symptoms.json`](symptoms.json).",
         "",

@@ -8,7 +8,7 @@ from typing import Any
 from lab.harness import Check, Phase, RunReport, ScenarioResult
 from lab.probes.base import Outcome
 
-SCHEMA = "tlslab.run/1"  # checks gained "status" (pass/fail/n/a) and "not_applicable": additive
+SCHEMA = "tlslab.run/1"  # checks gained "status" (pass/fail/n/a), "not_applicable", "judged_by": additive
 
 
 def outcome_json(outcome: Outcome | None) -> dict[str, Any] | None:
@@ -25,7 +25,7 @@ def outcome_json(outcome: Outcome | None) -> dict[str, Any] | None:
 
 def check_json(check: Check) -> dict[str, Any]:
     return {
-        "client": check.client, "passed": check.passed, "status": check.status,
+        "client": check.client, "passed": check.passed, "status": check.status, "judged_by": check.judged_by,
         "expected": [str(s) for s in check.expected],
         "observed": outcome_json(check.outcome), "note": check.note or None,
         "not_applicable": check.not_applicable,
@@ -57,6 +57,10 @@ def report_json(report: RunReport) -> dict[str, Any]:
     }
 
 
+def _by(check: Check) -> str:
+    return " (judged by the lab)" if check.judged_by == "lab" else ""
+
+
 def report_junit(report: RunReport) -> str:
     """One testsuite per scenario, one testcase per (phase, client): what CI systems display."""
     root = ET.Element("testsuites", name="tlslab", time=f"{report.elapsed:.3f}")
@@ -73,12 +77,15 @@ def report_junit(report: RunReport) -> str:
             name = f"{phase.resolution or 'fault'} / {check.client}"
             case = ET.SubElement(suite, "testcase", classname=result.scenario, name=name,
                                  time=f"{check.outcome.elapsed if check.outcome else 0:.3f}")
+            if check.judged_by:
+                props = ET.SubElement(case, "properties")
+                ET.SubElement(props, "property", name="judged_by", value=check.judged_by)
             if check.not_applicable:
                 ET.SubElement(case, "skipped", message=f"not applicable: {check.not_applicable}")
             elif not check.passed:
-                failure = ET.SubElement(case, "failure", message=check.note or "failed")
+                failure = ET.SubElement(case, "failure", message=(check.note or "failed") + _by(check))
                 failure.text = check.outcome.raw if check.outcome else check.note
             elif check.outcome:
-                ET.SubElement(case, "system-out").text = f"{check.outcome.symptom}: {check.outcome.raw}"
+                ET.SubElement(case, "system-out").text = f"{check.outcome.symptom}: {check.outcome.raw}{_by(check)}"
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -25,6 +25,11 @@ A symptom is ``kind`` plus ``detail``, written ``kind:detail``:
     timeout / refused       the network level: no answer in time, nothing listening
     http:<status>           TLS worked, the HTTP answer was not 200 (e.g. the gateway's 503)
     error:unclassified      the table does not know the message yet (the raw text says what it was)
+    error:lab               the lab itself failed (its set-up, its own material): never a client's symptom
+
+Every message the lab writes about itself starts with :data:`LAB_PREFIX`; :func:`normalise` maps
+those to ``error:lab`` before any rule can read them, so a broken set-up can never pass for the
+fault a scenario expects.
 """
 
 from __future__ import annotations
@@ -73,6 +78,13 @@ class Symptom:
 
 OK = Symptom(Kind.OK)
 UNCLASSIFIED = Symptom(Kind.ERROR, "unclassified")
+LAB_ERROR = Symptom(Kind.ERROR, "lab")
+LAB_PREFIX = "tlslab:"  # starts every message the lab writes about its own failures
+
+
+def lab_message(text: str) -> str:
+    """A message about the lab's own failure, marked so the table never reads it as a client's."""
+    return text if text.startswith(LAB_PREFIX) else f"{LAB_PREFIX} {text}"
 
 # TLS alert descriptions (RFC 8446 section 6 and the TLS 1.2 registry), for numeric alerts.
 ALERT_NAMES: dict[int, str] = {
@@ -124,7 +136,10 @@ RULES: tuple[Rule, ...] = (
        r"OCSP response error: \w+", Kind.REVOCATION, "responder-error"),
     # JSSE (sun.security.provider.certpath.OCSPResponse): "Responder's certificate not within the
     # validity period", "... is not authorized to sign OCSP responses", "Error verifying OCSP Response's signature".
-    _r(r"OCSP response verification failed|OCSP signer|OCSP_basic_verify|Responder's certificate|"
+    # The lab's own staple check names the signer: "OCSP signer certificate CN=... expired on ...",
+    # "OCSP signer CN=... lacks id-kp-OCSPSigning", "OCSP signer not found: ...".
+    _r(r"OCSP response verification failed|OCSP signer (?:not found\b|certificate |[A-Z]+=)|OCSP_basic_verify|"
+       r"Responder's certificate|"
        r"OCSP Response's signature|signature of OCSP Response|Invalid issuer or trusted responder certificate",
        Kind.REVOCATION, "untrusted-signer"),
     _r(r"OCSP response has expired|OCSP response (?:is )?expired", Kind.REVOCATION, "expired-response"),
@@ -142,8 +157,10 @@ RULES: tuple[Rule, ...] = (
     _r(r"OCSP responder (?:did not answer|refused|unreachable)|OCSP request failed|"
        r"Unable to determine revocation status due to network error", Kind.REVOCATION, "unavailable"),
     # --- this client rejected the peer's certificate -------------------------------------
+    # Only a *name* that does not match: "private key does not match certificate" is a broken set-up.
     _r(r"hostname mismatch|no alternative certificate subject name matches|"
-       r"ip address mismatch|DNSMismatch|IPAddressMismatch|doesn't match|does not match|"
+       r"ip address mismatch|DNSMismatch|IPAddressMismatch|hostname '[^']*' doesn't match|"
+       r"does not match (?:target host name|hostname|certificate's altnames)|owner does not match hostname|"
        r"No subject alternative (?:DNS )?names? matching|No name matching|ERR_CERT_COMMON_NAME_INVALID",
        Kind.VERIFY, "hostname-mismatch"),
     _r(r"certificate has expired|CertificateExpiredException|certificate expired on|NotAfter:|ERR_CERT_DATE_INVALID.*expired|"
@@ -197,7 +214,12 @@ RULES: tuple[Rule, ...] = (
 
 
 def normalise(raw: str) -> Symptom:
-    """Map a client's raw error text to the vocabulary; unknown text maps to ``error:unclassified``."""
+    """Map a client's raw error text to the vocabulary; unknown text maps to ``error:unclassified``.
+
+    The lab's own messages (:data:`LAB_PREFIX`) are ``error:lab`` whatever words they quote.
+    """
+    if raw.lstrip().startswith(LAB_PREFIX):
+        return LAB_ERROR
     for rule in RULES:
         symptom = rule.match(raw)
         if symptom is not None:

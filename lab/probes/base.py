@@ -11,7 +11,7 @@ from types import TracebackType
 
 from lab.pki import Pki
 from lab.specs import ClientSpec, RevocationMode
-from lab.symptoms import Kind, Symptom, http_symptom, normalise
+from lab.symptoms import LAB_ERROR, Kind, Symptom, http_symptom, lab_message, normalise
 
 MAX_RESPONSE = 64 * 1024
 
@@ -40,9 +40,13 @@ class ClientFiles:
         return cls(pki.cert_path(spec.trust))
 
 
+CLIENT = "client"  # the client tool itself failed or succeeded; the lab only normalised its words
+LAB = "lab"  # the lab decided: its own check, or its reading of what a tool printed while itself succeeding
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """What one client saw: a normalised symptom and the raw words it used."""
+    """What one client saw: a normalised symptom and the raw words it used, and who judged it."""
 
     client: str
     symptom: Symptom
@@ -53,6 +57,7 @@ class Outcome:
     elapsed: float = 0.0
     upstream: Symptom | None = None  # southbound: what the gateway's own TLS client saw
     upstream_raw: str | None = None
+    judged_by: str = CLIENT  # CLIENT or LAB
 
     @property
     def ok(self) -> bool:
@@ -71,7 +76,7 @@ def parse_status(response: bytes) -> int | None:
 
 
 def outcome_from_response(client: str, response: bytes, started: float, *, protocol: str | None = None,
-                          cipher: str | None = None) -> Outcome:
+                          cipher: str | None = None, judged_by: str = CLIENT) -> Outcome:
     """A completed TLS exchange: the HTTP status decides (200 is success)."""
     elapsed = time.monotonic() - started
     status = parse_status(response)
@@ -79,14 +84,20 @@ def outcome_from_response(client: str, response: bytes, started: float, *, proto
         raw = "connection closed without an HTTP response" if not response else (
             "not an HTTP response: " + response[:60].decode("latin-1"))
         symptom = Symptom(Kind.CLOSED) if not response else Symptom(Kind.ERROR, "not-http")
-        return Outcome(client, symptom, raw, protocol=protocol, cipher=cipher, elapsed=elapsed)
+        return Outcome(client, symptom, raw, protocol=protocol, cipher=cipher, elapsed=elapsed, judged_by=judged_by)
     first_line = response.split(b"\r\n", 1)[0].decode("latin-1")
     return Outcome(client, http_symptom(status), first_line, http_status=status, protocol=protocol,
-                   cipher=cipher, elapsed=elapsed)
+                   cipher=cipher, elapsed=elapsed, judged_by=judged_by)
 
 
-def outcome_from_error(client: str, raw: str, started: float) -> Outcome:
-    return Outcome(client, normalise(raw), raw.strip(), elapsed=time.monotonic() - started)
+def outcome_from_error(client: str, raw: str, started: float, *, judged_by: str = CLIENT) -> Outcome:
+    return Outcome(client, normalise(raw), raw.strip(), elapsed=time.monotonic() - started, judged_by=judged_by)
+
+
+def setup_failed(client: str, exc: BaseException, started: float) -> Outcome:
+    """The lab could not build this client (its files, its key): the lab's failure, never a symptom."""
+    raw = lab_message(f"{client} set-up failed (the lab's material, not the server): {type(exc).__name__}: {exc}")
+    return Outcome(client, LAB_ERROR, raw, elapsed=time.monotonic() - started, judged_by=LAB)
 
 
 def which(tool: str) -> str | None:

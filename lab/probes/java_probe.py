@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import tempfile
@@ -39,12 +40,14 @@ from typing import IO, Any, Literal
 
 
 from lab.errors import LabError, ToolMissing
-from lab.probes.base import ClientFiles, Outcome, ProbeBase, Target, outcome_from_error, which
+from lab.probes.base import CLIENT, LAB, ClientFiles, Outcome, ProbeBase, Target, outcome_from_error, which
 from lab.keystores import STORE_PASSWORD, pkcs12_stores
 from lab.probes.suites import iana_suites
 from lab.specs import ClientSpec, RevocationMode
 from lab.symptoms import http_symptom
 from lab.tls import Protocol
+
+_PROBE_DECIDED = re.compile(r"tlslab(?:'s check|:)")  # TlsProbe.java's own verdicts name the lab
 
 SOURCE = Path(__file__).resolve().parent / "java" / "TlsProbe.java"
 MAIN_CLASS = "TlsProbe"
@@ -264,4 +267,6 @@ class JavaProbe(ProbeBase):
                            elapsed=time.monotonic() - started)
         raw = result.get("error") or (
             f"connection closed without an HTTP response (status line {result.get('status_line', '')!r})")
-        return outcome_from_error(self.name, raw, started)
+        # A missing staple is decided by TlsProbe.java itself (JSSE has no switch for it), and says so.
+        judged_by = LAB if _PROBE_DECIDED.search(raw) else CLIENT
+        return outcome_from_error(self.name, raw, started, judged_by=judged_by)

@@ -10,7 +10,7 @@ import subprocess
 import time
 
 from lab.ocsp import LEEWAY
-from lab.probes.base import ClientFiles, Outcome, ProbeBase, Target, http_request, outcome_from_error, outcome_from_response, which
+from lab.probes.base import LAB, ClientFiles, Outcome, ProbeBase, Target, http_request, outcome_from_error, outcome_from_response, which
 from lab.probes.cli_tool import run_tool
 from lab.probes.pyopenssl_probe import client_clock
 from lab.specs import ClientSpec, RevocationMode
@@ -111,10 +111,11 @@ class OpenSslProbe(ProbeBase):
             return outcome_from_response(self.name, result.stdout, started)
         http = _HTTP_STATUS.search(result.stdout)
         if spec.revocation is not RevocationMode.NONE and http:  # -status: the session output precedes HTTP
+            # s_client itself succeeded: the verdict is the lab's reading of the staple it printed.
             failure = judge_status(result.stdout[:http.start()].decode("utf-8", "replace"), spec)
             if failure:
-                return outcome_from_error(self.name, failure, started)
-            return outcome_from_response(self.name, result.stdout[http.start():], started)
+                return outcome_from_error(self.name, failure, started, judged_by=LAB)
+            return outcome_from_response(self.name, result.stdout[http.start():], started, judged_by=LAB)
         lines = [ln for ln in result.stderr.splitlines() if ln.strip() and not _NOISE.match(ln)]
         # keep 'verify error:num=N:...' (the reason) ahead of the generic 'certificate verify failed'
         lines.sort(key=lambda ln: 0 if "verify error" in ln else 1)

@@ -15,9 +15,10 @@ from service_identity.pyopenssl import verify_hostname
 
 from lab.contexts import client_context
 from lab.ocsp import check_response, must_staple
-from lab.probes.base import MAX_RESPONSE, ClientFiles, Outcome, ProbeBase, Target, http_request, outcome_from_error, outcome_from_response
+from lab.probes.base import (CLIENT, LAB, MAX_RESPONSE, ClientFiles, Outcome, ProbeBase, Target, http_request,
+                             outcome_from_error, outcome_from_response, setup_failed)
 from lab.specs import ClientSpec, RevocationMode
-from lab.symptoms import X509_VERIFY_ERRORS
+from lab.symptoms import LAB_PREFIX, X509_VERIFY_ERRORS, lab_message
 
 T = TypeVar("T")
 
@@ -56,7 +57,7 @@ class StapleCheck:
     def __call__(self, conn: SSL.Connection, staple: bytes, data: object) -> bool:
         chain = conn.get_verified_chain(as_cryptography=True) or conn.get_peer_cert_chain(as_cryptography=True) or []
         if not chain:
-            self.rejection = "OCSP signer: no verified chain to check the staple against"
+            self.rejection = lab_message("the staple check found no verified chain to check the staple against")
             return False
         leaf = chain[0]
         if not staple:
@@ -66,7 +67,7 @@ class StapleCheck:
                 self.rejection = "no OCSP response was stapled for a must-staple certificate (TLS Feature status_request)"
             return self.rejection is None
         if len(chain) < 2:
-            self.rejection = "OCSP signer: the chain holds no issuer to check the staple against"
+            self.rejection = lab_message("the staple check found no issuer in the chain to check the staple against")
             return False
         verdict = check_response(staple, leaf, chain[1], self.now)
         if verdict.ok or (self.mode is RevocationMode.STAPLE and verdict.symptom.detail == "responder-error"):
@@ -90,6 +91,11 @@ def fetch(target: Target, spec: ClientSpec, files: ClientFiles, client: str = "p
         if spec.revocation is not RevocationMode.NONE:
             staple_check = StapleCheck(spec.revocation, client_clock(spec))
             ctx.set_ocsp_client_callback(staple_check)
+    except (OSError, SSL.Error) as exc:  # unreadable or mismatched lab material
+        return setup_failed(client, exc, started)
+    # The lab's staple check decides every OCSP phase; pyOpenSSL checks no host name itself.
+    lab_checked = LAB if staple_check is not None else CLIENT
+    try:
         sock = socket.create_connection((target.host, target.port), timeout=spec.timeout)
     except (OSError, SSL.Error) as exc:
         return outcome_from_error(client, f"{type(exc).__name__}: {exc}", started)
@@ -121,17 +127,20 @@ def fetch(target: Target, spec: ClientSpec, files: ClientFiles, client: str = "p
                 response += chunk
             cipher = conn.get_cipher_name()
             return outcome_from_response(client, response, started, protocol=conn.get_protocol_version_name(),
-                                         cipher=cipher)
-        except (VerificationError, CertificateError) as exc:
-            return outcome_from_error(client, f"hostname mismatch: {exc}", started)
+                                         cipher=cipher, judged_by=lab_checked)
+        except (VerificationError, CertificateError) as exc:  # service_identity: the lab's host name check
+            return outcome_from_error(client, f"hostname mismatch: {exc}", started, judged_by=LAB)
         except (SSL.Error, OSError) as exc:
             raw = f"{type(exc).__name__}: {exc}"
+            judged_by = CLIENT
             if staple_check is not None and staple_check.rejection:
-                raw = f"OCSP staple rejected: {staple_check.rejection}; {raw}"
+                judged_by = LAB
+                rejection = staple_check.rejection
+                raw = f"{rejection}; {raw}" if rejection.startswith(LAB_PREFIX) else f"OCSP staple rejected: {rejection}; {raw}"
             if verify_errors:
                 num, depth = verify_errors[0]
                 raw += f"; verify error:num={num}:{X509_VERIFY_ERRORS.get(num, 'unknown')} at depth {depth}"
-            return outcome_from_error(client, raw, started)
+            return outcome_from_error(client, raw, started, judged_by=judged_by)
 
 
 class PyOpenSslProbe(ProbeBase):

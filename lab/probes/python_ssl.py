@@ -11,7 +11,8 @@ from service_identity import CertificateError, VerificationError
 from service_identity.cryptography import verify_certificate_hostname
 from cryptography import x509
 
-from lab.probes.base import MAX_RESPONSE, ClientFiles, Outcome, ProbeBase, Target, http_request, outcome_from_error, outcome_from_response
+from lab.probes.base import (LAB, MAX_RESPONSE, ClientFiles, Outcome, ProbeBase, Target, http_request, outcome_from_error,
+                             outcome_from_response, setup_failed)
 from lab.specs import ClientSpec
 from lab.tls import Protocol, client_handshake
 
@@ -50,6 +51,9 @@ class PythonSslProbe(ProbeBase):
         started = time.monotonic()
         try:
             ctx = ssl_context(spec, files)
+        except (OSError, ssl.SSLError) as exc:  # unreadable or mismatched lab material
+            return setup_failed(self.name, exc, started)
+        try:
             with socket.create_connection((target.host, target.port), timeout=spec.timeout) as sock:
                 with ctx.wrap_socket(sock, server_hostname=target.servername if spec.sni else None) as tls:
                     if not spec.sni:
@@ -65,7 +69,7 @@ class PythonSslProbe(ProbeBase):
                         response += chunk
                     return outcome_from_response(self.name, response, started, protocol=tls.version(),
                                                  cipher=(tls.cipher() or ("",))[0])
-        except (VerificationError, CertificateError) as exc:
-            return outcome_from_error(self.name, f"hostname mismatch: {exc}", started)
+        except (VerificationError, CertificateError) as exc:  # the lab's own check, after a no-SNI handshake
+            return outcome_from_error(self.name, f"hostname mismatch: {exc}", started, judged_by=LAB)
         except (OSError, ssl.SSLError) as exc:  # SSLError is an OSError; timeouts and refusals too
             return outcome_from_error(self.name, f"{type(exc).__name__}: {exc}", started)
