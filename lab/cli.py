@@ -7,38 +7,37 @@ not fix); 2 bad input (flags, scenario ids, scenario files); 3 this machine cann
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from lab import __version__
 from lab.commands.ocsp import ocsp_app
-from lab.errors import EnvironmentError_, LabError, UserInputError
-from lab.harness import APP, Harness, Phase, RunReport, ScenarioResult, deployed
+from lab.console import emit, err, lab_errors, out, para, print_json, say
+from lab.errors import EnvironmentError_, UserInputError
+from lab.harness import Harness, Phase, RunReport, ScenarioResult, deployed, gateway_limits_of
+from lab.plan import APP, changes_of, plan_phase
 from lab.paths import default_certs_dir
 from lab.pki import CATALOGUE, Pki
 from lab.probes import PROBES, make_probes, parse_clients
 from lab.probes.base import ClientFiles, Target
-from lab.report import report_json, report_junit
+from lab.report import client_settings_json, report_json, report_junit
 from lab.runstate import recorded_up, sweep_all
 from lab.scenario import GATEWAY, Catalog, Direction, Scenario
 from lab.servers import BACKENDS, make_backend
 from lab.servers.base import DeployRequest
 from lab.specs import ClientSpec, ServerSpec, spec_as_dict, spec_diff
 
-out = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
 
 app = typer.Typer(
     name="tlslab",
@@ -61,22 +60,10 @@ ImageOpt = Annotated[Optional[str], typer.Option("--image", help="With --backend
 DirectionOpt = Annotated[Optional[str], typer.Option("--direction", "-d", help="northbound or southbound (default: the documented one).", show_default=False)]
 
 
-def _fail(exc: LabError) -> None:
-    err.print(f"[bold red]error:[/] {exc}", markup=True)
-    raise typer.Exit(2 if isinstance(exc, UserInputError) else 3)
+_errors = lab_errors  # every command's one error funnel (lab.console)
 
 
-@contextlib.contextmanager
-def _errors() -> Iterator[None]:
-    """Every LabError becomes one line on stderr and an exit code, never a traceback."""
-    try:
-        yield
-    except LabError as exc:
-        _fail(exc)
-    except KeyboardInterrupt:
-        # Context managers have already stopped every server, probe process and container.
-        err.print("\ninterrupted; nothing left running.")
-        raise typer.Exit(130) from None
+_print_json = print_json
 
 
 def _catalog(scenarios: Path | None) -> Catalog:
@@ -110,7 +97,7 @@ def list_(scenarios: ScenariosOpt = None, as_json: JsonOpt = False) -> None:
     with _errors():
         catalog = _catalog(scenarios)
     if as_json:
-        out.print_json(json.dumps([
+        _print_json(([
             {"id": s.id, "title": s.title, "direction": s.direction.value,
              "directions": [d.value for d in s.directions], "two_way": s.two_way, "fault": s.fault,
              "resolutions": [r.name for r in s.resolutions]} for s in catalog
@@ -122,7 +109,7 @@ def list_(scenarios: ScenariosOpt = None, as_json: JsonOpt = False) -> None:
     table.add_column("fault")
     for s in catalog:
         table.add_row(s.id, s.direction.value + (" 2-way" if s.two_way else ""), s.fault)
-    out.print(table)
+    emit(table)
 
 
 # --------------------------------------------------------------------------------------- show
@@ -169,15 +156,18 @@ def show(
         scenario = _catalog(scenarios).get(scenario_id)
         chosen = _direction(direction) or scenario.direction
         pki = _pki(certs, quiet=as_json)
+        if backend not in BACKENDS:
+            raise UserInputError(f"--backend: unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    # The fault phase's plan, as the harness will run it: expectations and n/a decided in one place.
+    fault = plan_phase(scenario, chosen, None, backend, make_probes(list(PROBES)),
+                       gateway_limits_of(make_backend(backend), scenario.client))
     clients = [*PROBES, GATEWAY]
-    if backend not in BACKENDS:
-        _fail(UserInputError(f"--backend: unknown backend {backend!r}; choose from {', '.join(BACKENDS)}"))
     expected = {c: [str(s) for s in scenario.expect.for_client(c, backend, chosen)] for c in clients}
-    fault_client = scenario.client
-    not_applicable = {name: why for name, make in PROBES.items()
-                      if (why := make().unsupported_reason(fault_client) or scenario.expect.not_applicable.get(name))}
+    not_applicable = {name: cp.not_applicable for name, cp in fault.clients.items() if cp.not_applicable}
+    if APP in not_applicable:
+        not_applicable[GATEWAY] = not_applicable.pop(APP)
     if as_json:
-        out.print_json(json.dumps({
+        _print_json(({
             "id": scenario.id, "title": scenario.title, "document": scenario.document, "section": scenario.section,
             "direction": scenario.direction.value, "directions": [d.value for d in scenario.directions],
             "fault": scenario.fault, "servername": scenario.servername,
@@ -188,10 +178,7 @@ def show(
                 r.name: {"summary": r.summary, "documented": r.documented, "recommended": r.recommended,
                          "server": spec_as_dict(r.apply(scenario.server, scenario.client)[0]) if r.server else {},
                          "client": spec_as_dict(r.apply(scenario.server, scenario.client)[1]) if r.client else {},
-                         "changes": [{"side": side, "field": f, "before": b, "after": a}
-                                     for side, before, after in (("server", scenario.server, r.apply(scenario.server, scenario.client)[0]),
-                                                                 ("client", scenario.client, r.apply(scenario.server, scenario.client)[1]))
-                                     for f, b, a in spec_diff(before, after)]}
+                         "changes": [dataclasses.asdict(c) for c in changes_of(scenario, *scenario.specs(r))]}
                 for r in scenario.resolutions
             },
             "manual": _manual_steps(scenario, chosen, pki),
@@ -200,14 +187,14 @@ def show(
         return
     client_role = "gateway (Message Processor)" if chosen is Direction.SOUTHBOUND else "client"
     server_role = "backend" if chosen is Direction.SOUTHBOUND else "server (Edge Router)"
-    out.print(Text(f"{scenario.id}: {scenario.title}", style="bold"))
-    out.print(f"source:     {scenario.document}" + (f", section '{scenario.section}'" if scenario.section else ""))
-    out.print(f"direction:  {chosen.value}" + ("" if chosen is scenario.direction else f" (documented: {scenario.direction.value})"))
-    out.print(f"fault:      {scenario.fault}")
-    out.print(f"documented: {scenario.expect.documented}")
-    out.print(f"\n{server_role}: " + "; ".join(_spec_lines(scenario.server, ServerSpec())))
-    out.print(f"{client_role}: " + "; ".join(_spec_lines(scenario.client, ClientSpec())))
-    out.print("\nexpected symptom per client:")
+    say(Text(f"{scenario.id}: {scenario.title}", style="bold"))
+    say(f"source:     {scenario.document}" + (f", section '{scenario.section}'" if scenario.section else ""))
+    say(f"direction:  {chosen.value}" + ("" if chosen is scenario.direction else f" (documented: {scenario.direction.value})"))
+    say(f"fault:      {scenario.fault}")
+    say(f"documented: {scenario.expect.documented}")
+    say(f"\n{server_role}: " + "; ".join(_spec_lines(scenario.server, ServerSpec())))
+    say(f"{client_role}: " + "; ".join(_spec_lines(scenario.client, ClientSpec())))
+    say("\nexpected symptom per client:")
     for c in clients:
         if c == GATEWAY and chosen is not Direction.SOUTHBOUND:
             continue
@@ -215,24 +202,23 @@ def show(
         shown = ("http:503, gateway logs " if c == GATEWAY else "") + " or ".join(expected[c])
         if c in not_applicable:
             shown = f"n/a: {not_applicable[c]}"
-        out.print(f"  {label:18} {shown}")
-    out.print("\nresolutions:")
+        say(f"  {label:18} {shown}")
+    say("\nresolutions:")
     for r in scenario.resolutions:
         server, client = r.apply(scenario.server, scenario.client)
-        out.print(Text(f"  {r.name}" + ("  (recommended)" if r.recommended else ""), style="bold"))
-        out.print(f"    {r.summary}")
+        say(Text(f"  {r.name}" + ("  (recommended)" if r.recommended else ""), style="bold"))
+        say(f"    {r.summary}")
         if r.documented:
-            out.print(f"    document: \"{r.documented}\"")
-        for side, before, after in (("server", scenario.server, server), ("client", scenario.client, client)):
-            for f, b, a in spec_diff(before, after):
-                out.print(f"    {side}.{f}: {b} -> {a}")
-    out.print("\ntry it by hand:")
+            say(f"    document: \"{r.documented}\"")
+        for change in changes_of(scenario, server, client):
+            say(f"    {change.side}.{change.field}: {change.before} -> {change.after}")
+    say("\ntry it by hand:")
     for step in _manual_steps(scenario, chosen, pki):
-        out.print(f"  {step}")
+        say(f"  {step}")
     if backend == "nginx":
         from lab.nginx_config import show_text
-        out.print("\nnginx (example ports; `tlslab up --backend nginx` renders the same with free ports):")
-        out.print(show_text(scenario, chosen))
+        say("\nnginx (example ports; `tlslab up --backend nginx` renders the same with free ports):")
+        say(show_text(scenario, chosen))
 
 
 def _nginx_show_json(scenario: Scenario, direction: Direction) -> dict[str, Any]:
@@ -262,68 +248,99 @@ class _Progress:
             err.print(f"  {result.elapsed:.2f}s" + (f"  {result.error}" if result.error else ""))
 
 
-def _cell(check: Any, shown_expected: str) -> Text:
-    """'✓' when the client saw what the row says; otherwise what it saw instead."""
-    if check.outcome is None:
-        return Text("n/a" if check.not_applicable else "✗ not run", style="yellow" if check.not_applicable else "bold red")
-    o = check.outcome
-    label = str(o.symptom) if check.client != APP else (
-        f"{o.http_status or o.symptom}" + (f" ({o.upstream})" if o.upstream else ""))
-    if check.passed:
-        if check.client == APP and not o.ok:
-            return Text(f"✓ {o.http_status}" + ("" if str(o.upstream) == shown_expected else f" ({o.upstream})"),
-                        style="green")
-        same = str(o.symptom) == shown_expected
-        return Text("✓" if same or (o.ok and shown_expected == "ok") else f"✓ {label}", style="green")
-    return Text(f"✗ {label}", style="bold red")
+_MARK = {"pass": "✓", "fail": "✗", "n/a": "-"}
+
+
+def _mark(check: Any) -> Text:
+    """✓ / ✗ / - (n/a), with † when the lab judged (its own check or its reading of the output)."""
+    if check.outcome is None and not check.not_applicable:
+        return Text("✗", style="bold red")  # could not run here
+    mark = _MARK[check.status] + ("†" if check.judged_by == "lab" else "")
+    return Text(mark, style={"pass": "green", "fail": "bold red", "n/a": "yellow"}[check.status])
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def _client_label(client: str) -> str:
+    return "app→gateway" if client == APP else client
 
 
 def _print_report(report: RunReport, verbose: bool) -> None:
+    """One line per phase, one narrow column per client: readable at 80 columns; details below."""
     clients = list(report.clients)
     if any(c.client == APP for r in report.results for p in r.phases for c in p.checks):
         clients.append(APP)
-    table = Table(title=f"tlslab run, backend {report.backend}: ✓ = the client saw the expected symptom",
-                  title_justify="left")
-    table.add_column("scenario", style="bold", no_wrap=True)
-    table.add_column("phase", no_wrap=True)
-    table.add_column("expected", no_wrap=True)
-    for c in clients:
-        table.add_column("app→gateway" if c == APP else c)
+    para(f"tlslab run, backend {report.backend}")
+    para("clients: " + "  ".join(f"{i} {_client_label(c)}" for i, c in enumerate(clients, 1)))
+    para("✓ as expected  ✗ not as expected  - n/a  † judged by the lab, not the client")
+    rows: list[tuple[str, str, list[Text]]] = []  # (phase label, expected, marks); label "" = scenario line
     for result in report.results:
-        if result.error:
-            table.add_row(result.scenario, "error", Text(result.error, style="bold red"))
-            continue
-        for i, phase in enumerate(result.phases):
+        rows.append((f"{result.scenario} ({result.direction.value})", "", []))
+        for phase in result.phases:
             by_client = {c.client: c for c in phase.checks}
-            label = "fault" if phase.resolution is None else f"fix: {phase.resolution}"
-            expected = " or ".join(map(str, phase.expected))
-            name = f"{result.scenario} ({result.direction.value[:5]})" if i == 0 else ""
-            table.add_row(name, label, expected,
-                          *[_cell(by_client[c], expected) if c in by_client else Text("") for c in clients],
-                          end_section=i == len(result.phases) - 1)
-    out.print(table)
+            label = "  fault" if phase.resolution is None else f"  fix {phase.resolution}"
+            rows.append((label, " or ".join(map(str, phase.expected)),
+                         [_mark(by_client[c]) if c in by_client else Text("") for c in clients]))
+    width = out.width
+    marks_width = 3 * len(clients)
+    label_width = min(max((len(r[0]) for r in rows if r[2]), default=8), 34)
+    expected_width = max(8, min(max((len(r[1]) for r in rows), default=8), width - label_width - marks_width - 2))
+    header = Text(f"{'scenario / phase':<{label_width}} {'expected':<{expected_width}} "
+                  + "".join(f"{i:<3}" for i in range(1, len(clients) + 1)), style="bold")
+    lines = [header]
+    for label, expected, marks in rows:
+        if not marks:
+            lines.append(Text(label, style="bold"))
+            continue
+        line = Text(f"{_fit(label, label_width):<{label_width}} {_fit(expected, expected_width):<{expected_width}} ")
+        for mark in marks:
+            line.append_text(mark)
+            line.append(" " * (3 - len(mark.plain)))
+        lines.append(line)
+    for line in lines:
+        say(Text(line.plain.rstrip()) if not out.is_terminal else line)
     failures = [(r, p, c) for r in report.results for p in r.phases for c in p.checks if c.status == "fail"]
-    not_applicable = {(r.scenario, c.client, c.not_applicable) for r in report.results for p in r.phases
-                      for c in p.checks if c.not_applicable}
-    for scenario, client, why in sorted(not_applicable):  # never silent: say why a client could not observe
-        out.print(Text(f"n/a {scenario} / {client}: {why}", style="yellow"))
+    for r in report.results:
+        if r.error:
+            para(Text(f"✗ {r.scenario}: the lab could not run it: {r.error}", style="bold red"))
+    # n/a is never silent, but each reason is said once, with the scenarios it applies to.
+    reasons: dict[tuple[str, str], list[str]] = {}
+    for r in report.results:
+        for p in r.phases:
+            for c in p.checks:
+                if c.not_applicable and r.scenario not in reasons.setdefault((c.client, c.not_applicable), []):
+                    reasons[(c.client, c.not_applicable)].append(r.scenario)
+    for (client, why), ids in sorted(reasons.items()):
+        para(Text(f"n/a {_client_label(client)}: {why} ({', '.join(ids)})", style="yellow"))
     for r, p, check in failures:
-        out.print(Text(f"✗ {r.scenario} / {p.resolution or 'fault'} / {check.client}: {check.note}", style="red"))
-        if check.outcome and verbose:
-            out.print(f"    raw: {check.outcome.raw}")
+        para(Text(f"✗ {r.scenario} / {p.resolution or 'fault'} / {_client_label(check.client)}: {check.note}",
+                 style="red"))
+        if check.outcome:
+            by = " (judged by the lab)" if check.judged_by == "lab" else ""
+            say(f"    raw{by}: {check.outcome.raw}")
     if verbose:
         for r in report.results:
             for p in r.phases:
                 for check in p.checks:
                     if check.outcome and check.passed:
-                        out.print(f"  {r.scenario} / {p.resolution or 'fault'} / {check.client}: {check.outcome.raw}"
-                                  + (f"  [gateway: {check.outcome.upstream_raw}]" if check.outcome.upstream_raw else ""))
+                        say(f"  {r.scenario} / {p.resolution or 'fault'} / {_client_label(check.client)}: "
+                            f"{check.outcome.symptom}: {check.outcome.raw}"
+                            + (f"  [gateway: {check.outcome.upstream_raw}]" if check.outcome.upstream_raw else ""))
     for client, reason in report.unavailable.items():
-        out.print(Text(f"! {client} could not run: {reason}", style="yellow"))
-    total = sum(len(p.checks) for r in report.results for p in r.phases)
+        say(Text(f"! {client} could not run: {reason}", style="yellow"))
+    checks = [c for r in report.results for p in r.phases for c in p.checks]
+    n_a = sum(1 for c in checks if c.status == "n/a")
+    blind = [(r.scenario, p.resolution or "fault") for r in report.results for p in r.phases
+             if p.checks and all(c.status == "n/a" for c in p.checks)]
+    for scenario, phase_name in blind:
+        para(Text(f"✗ {scenario} / {phase_name}: no selected client can observe this phase (all n/a): "
+                 "add a client that can", style="red"))
     verdict = Text("PASS" if report.passed else "FAIL", style="bold green" if report.passed else "bold red")
-    out.print(Text.assemble(verdict, f"  {len(report.results)} scenarios, {total} checks, {len(failures)} failed, "
-                                     f"{report.elapsed:.2f}s"))
+    say(Text.assemble(verdict, f"  {len(report.results)} scenarios, {len(checks)} checks, {len(failures)} failed, "
+                               f"{n_a} n/a" + (f", {len(blind)} phases unobserved" if blind else "")
+                               + f", {report.elapsed:.2f}s"))
 
 
 @app.command()
@@ -372,7 +389,7 @@ def run(
     if junit:
         junit.write_text(report_junit(report))
     if as_json:
-        out.print_json(json.dumps(report_json(report)))
+        _print_json((report_json(report)))
     else:
         _print_report(report, verbose)
     raise typer.Exit(0 if report.passed else 1)
@@ -427,9 +444,11 @@ def up(
         request = DeployRequest(scenario, server, client, chosen, _pki(certs, quiet=as_json), bind=bind, port=port)
         try:
             with deployed(make_backend(backend, image), request) as deployment, recorded_up({"scenario": scenario.id}):
+                settings = client_settings_json(client, ClientFiles.for_spec(client, request.pki))
                 line = {"scenario": scenario.id, "resolution": res.name if res else None, "direction": chosen.value,
                         "backend": backend, "pid": os.getpid(),
-                        "endpoints": [e.as_json() for e in deployment.endpoints]}
+                        "endpoints": [{**e.as_json(), **({"scenario_client": settings} if e.scheme == "https" else {})}
+                                      for e in deployment.endpoints]}
                 if as_json:
                     sys.stdout.write(json.dumps(line) + "\n")
                     sys.stdout.flush()
@@ -441,24 +460,44 @@ def up(
                 err.print("stopped; nothing left running.")
 
 
+def _client_summary(spec: ClientSpec, files: ClientFiles) -> str:
+    parts = [f"trusts {files.ca_file}", "sends SNI" if spec.sni else "sends no SNI"]
+    if spec.min_protocol or spec.max_protocol:
+        parts.append(f"protocols {spec.min_protocol.value if spec.min_protocol else '…'}-"
+                     f"{spec.max_protocol.value if spec.max_protocol else '…'}")
+    if spec.ciphers:
+        parts.append(f"ciphers {spec.ciphers}")
+    if files.cert_file:
+        parts.append(f"client certificate {files.cert_file} (key {files.key_file})")
+    if spec.revocation.value != "none":
+        parts.append(f"OCSP {spec.revocation.value}")
+    if spec.clock_offset_days:
+        parts.append(f"clock {spec.clock_offset_days:+g} days")
+    return "; ".join(parts)
+
+
 def _print_up(scenario: Scenario, resolution: str | None, direction: Direction, deployment: Any,
               request: DeployRequest) -> None:
     from lab.probes import openssl_cli
-    out.print(Text(f"{scenario.id}" + (f" with {resolution}" if resolution else " (fault in place)")
+    say(Text(f"{scenario.id}" + (f" with {resolution}" if resolution else " (fault in place)")
                    + f", {direction.value}", style="bold"))
     for e in deployment.endpoints:
-        out.print(f"  {e.role:8} {e.scheme}://{e.host}:{e.port}" + (f"  servername {e.servername}" if e.servername else ""))
+        say(f"  {e.role:8} {e.scheme}://{e.host}:{e.port}" + (f"  servername {e.servername}" if e.servername else ""))
     tls = next(e for e in deployment.endpoints if e.scheme == "https")
     files = ClientFiles.for_spec(request.client, request.pki)
     target = Target(deployment.tls_target.host, tls.port, scenario.servername)
-    out.print("\ntry:")
+    say("\ntry:")
     if deployment.gateway is not None:
-        out.print(f"  curl -i http://{deployment.gateway.host}:{deployment.gateway.port}/")
-    out.print(f"  {openssl_cli.shell_command(target, request.client, files)}")
-    out.print(f"  curl -v --cacert {files.ca_file} --resolve {scenario.servername}:{tls.port}:{target.host} "
-              f"https://{scenario.servername}:{tls.port}/"
-              + (f" --cert {files.cert_file} --key {files.key_file}" if files.cert_file else ""))
-    out.print("\nCtrl-C to stop.")
+        say(f"  curl -i http://{deployment.gateway.host}:{deployment.gateway.port}/")
+    say(f"  {openssl_cli.shell_command(target, request.client, files)}")
+    curl = ["curl", "-v", "--cacert", str(files.ca_file), "--resolve", f"{scenario.servername}:{tls.port}:{target.host}",
+            f"https://{scenario.servername}:{tls.port}/"]
+    if files.cert_file and files.key_file:
+        curl += ["--cert", str(files.cert_file), "--key", str(files.key_file)]
+    say(f"  {shlex.join(curl)}")
+    say("\nthe scenario's client" + (" (the gateway)" if deployment.gateway is not None else "")
+        + (" with the fault" if resolution is None else "") + ": " + _client_summary(request.client, files))
+    say("\nCtrl-C to stop.")
 
 
 # --------------------------------------------------------------------------------------- down
@@ -471,12 +510,12 @@ def down(as_json: JsonOpt = False) -> None:
     with _errors():
         results = sweep_all()
     if as_json:
-        out.print_json(json.dumps([{"what": r.what, "action": r.action} for r in results]))
+        _print_json(([{"what": r.what, "action": r.action} for r in results]))
         return
     for r in results:
-        out.print(f"{r.action}: {r.what}")
+        say(f"{r.action}: {r.what}")
     if not results:
-        out.print("nothing to clean up.")
+        say("nothing to clean up.")
 
 
 # -------------------------------------------------------------------------------------- certs
@@ -501,16 +540,16 @@ def certs_(
              "issuer": e.issuer, "cert": str(pki.cert_path(e.name)), "key": str(pki.key_path(e.name)),
              "description": e.description} for e in CATALOGUE]
     if as_json:
-        out.print_json(json.dumps({"directory": str(directory), "generated": bool(generated),
+        _print_json(({"directory": str(directory), "generated": bool(generated),
                                    "reason": generated[0] if generated else None, "certificates": rows}))
         return
-    out.print(("generated" if generated else "up to date") + f": {directory}" + (f" ({generated[0]})" if generated else ""))
+    say(("generated" if generated else "up to date") + f": {directory}" + (f" ({generated[0]})" if generated else ""))
     table = Table(box=None, pad_edge=False)
     for col in ("name", "role", "validity", "subject", "description"):
         table.add_column(col)
     for r in rows:
         table.add_row(r["name"], r["role"], r["validity"], r["subject"], r["description"])
-    out.print(table)
+    emit(table)
 
 
 # ------------------------------------------------------------------- nginx: image and export
@@ -529,7 +568,7 @@ app.command("matrix")(_matrix)
 @app.callback(invoke_without_command=True)
 def _root(version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False) -> None:
     if version:
-        out.print(f"tlslab {__version__}")
+        say(f"tlslab {__version__}")
         raise typer.Exit(0)
 
 

@@ -8,6 +8,7 @@ Every container and image the lab creates carries ``tlslab=1``; containers also 
 from __future__ import annotations
 
 import os
+import pwd
 import socket
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,17 @@ ROLE_LABEL = "tlslab.role"
 HOW_TO_START = ("start it with 'sudo systemctl start docker' (or 'sudo dockerd &' where there is no systemd; "
                 "Debian: 'sudo apt-get install docker.io' first), or point DOCKER_HOST at a running engine. "
                 "The Twisted backend (--backend twisted) needs no Docker.")
+
+
+def permission_advice() -> str:
+    """The engine answers root but not this user: the fix is the docker group, not starting anything."""
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        user = os.environ.get("USER") or "$USER"
+    return (f"the Docker engine at {engine_address()} is running, but user {user} may not use it "
+            f"(not in the 'docker' group): sudo usermod -aG docker {user}, then log in again "
+            "(the 'docker' group is root-equivalent; or run as root)")
 
 
 class DockerUnavailable(EnvironmentError_):
@@ -47,8 +59,11 @@ def docker_client(timeout: int = 60) -> "docker.DockerClient":
         client = docker.from_env(timeout=timeout)
         client.ping()
     except DockerException as exc:
+        reason = _short(exc)
+        if reason == "Permission denied":  # the engine runs; this user may not use it
+            raise DockerUnavailable(permission_advice()) from None
         raise DockerUnavailable(
-            f"cannot reach the Docker engine at {engine_address()} ({_short(exc)}): {HOW_TO_START}"
+            f"cannot reach the Docker engine at {engine_address()} ({reason}): {HOW_TO_START}"
         ) from None
     except OSError as exc:  # some transports raise socket errors directly
         raise DockerUnavailable(f"cannot reach the Docker engine at {engine_address()} ({exc}): {HOW_TO_START}") from None

@@ -19,12 +19,12 @@ from typing import Protocol
 from lab.errors import LabError, UserInputError
 from lab.pki import Pki
 from lab.probes.base import CLIENT, LAB, ClientFiles, Outcome, Probe
-from lab.scenario import GATEWAY, Direction, Resolution, Scenario
+from lab.plan import APP, Change, PhasePlan, plan_phase
+from lab.scenario import Direction, Resolution, Scenario
 from lab.servers.base import Backend, Deployment, DeployRequest, Endpoint, loopback
-from lab.specs import ClientSpec, spec_diff
+from lab.specs import ClientSpec
 from lab.symptoms import OK, Kind, Symptom, normalise
 
-APP = "app"  # the southbound observation: the application's request through the gateway
 
 
 @dataclass(frozen=True)
@@ -47,14 +47,6 @@ class Check:
     def status(self) -> str:
         """'pass', 'fail' or 'n/a': what a report shows; 'n/a' is neither, and always carries its reason."""
         return "n/a" if self.not_applicable else "pass" if self.passed else "fail"
-
-
-@dataclass(frozen=True)
-class Change:
-    side: str  # "server" or "client" (the gateway, southbound)
-    field: str
-    before: str
-    after: str
 
 
 @dataclass(frozen=True)
@@ -160,15 +152,6 @@ def _judge(client: str, outcome: Outcome, expected: tuple[Symptom, ...]) -> Chec
     return Check(client, expected, outcome, ok, note)
 
 
-def _not_applicable(probe: Probe, spec: ClientSpec, scenario: Scenario, fault: bool) -> str | None:
-    """Why `probe` cannot observe this phase: it cannot realise the client spec (its own
-    declaration), or, with the fault in place, the scenario says it cannot see this fault."""
-    why = probe.unsupported_reason(spec)
-    if why is None and fault:
-        why = scenario.expect.not_applicable.get(probe.name)
-    return why
-
-
 class Harness:
     """Runs scenarios on one backend with a set of probes (entered once for the whole run)."""
 
@@ -219,48 +202,49 @@ class Harness:
         self.observer.scenario_done(result)
         return result
 
-    def run_phase(self, scenario: Scenario, direction: Direction, resolution: Resolution | None) -> Phase:
-        server, client = scenario.specs(resolution)
-        changes = tuple(
-            Change(side, *diff)
-            for side, before, after in (("server", scenario.server, server), ("client", scenario.client, client))
-            for diff in spec_diff(before, after)
-        )
-        request = DeployRequest(scenario, server, client, direction, self.pki)
-        files = ClientFiles.for_spec(client, self.pki)
-        with self.backend.deploy(request) as deployment:
-            checks = self._probe_all(scenario, deployment, client, files, resolution is None, direction)
-        return Phase(resolution.name if resolution else None,
-                     resolution.summary if resolution else scenario.fault, changes, checks,
-                     (OK,) if resolution else scenario.expect.default, deployment.config_text)
+    def plan(self, scenario: Scenario, direction: Direction, resolution: Resolution | None) -> PhasePlan:
+        """What this phase will deploy and expect of each probe (the same plan ``tlslab show`` prints)."""
+        return plan_phase(scenario, direction, resolution, self.backend.name, self.probes,
+                          gateway_limits_of(self.backend, scenario.specs(resolution)[1]))
 
-    def _probe_all(self, scenario: Scenario, deployment: Deployment, client_spec: ClientSpec, files: ClientFiles,
-                   fault: bool, direction: Direction | None = None) -> tuple[Check, ...]:
-        backend = self.backend.name
-        not_applicable = {p.name: why for p in self.probes if p.name not in self.unavailable
-                          and (why := _not_applicable(p, client_spec, scenario, fault))}
-        runnable = [p for p in self.probes if p.name not in self.unavailable and p.name not in not_applicable]
+    def run_phase(self, scenario: Scenario, direction: Direction, resolution: Resolution | None) -> Phase:
+        plan = self.plan(scenario, direction, resolution)
+        request = DeployRequest(scenario, plan.server, plan.client, direction, self.pki)
+        files = ClientFiles.for_spec(plan.client, self.pki)
+        with self.backend.deploy(request) as deployment:
+            checks = self._probe_all(plan, deployment, files)
+        return Phase(plan.name, plan.summary, plan.changes, checks, plan.expected, deployment.config_text)
+
+    def _probe_all(self, plan: PhasePlan, deployment: Deployment, files: ClientFiles) -> tuple[Check, ...]:
+        runnable = [p for p in self.probes if p.name not in self.unavailable and not plan.clients[p.name].not_applicable]
+        app = plan.clients.get(APP)
         with ThreadPoolExecutor(max_workers=len(runnable) + 1) as pool:
-            futures = {p.name: pool.submit(p.run, deployment.tls_target, client_spec, files) for p in runnable}
-            if deployment.gateway is not None and not deployment.gateway_not_applicable:
-                futures[APP] = pool.submit(app_request, deployment.gateway, deployment, client_spec.timeout)
+            futures = {p.name: pool.submit(p.run, deployment.tls_target, plan.client, files) for p in runnable}
+            if deployment.gateway is not None and app is not None and not app.not_applicable:
+                futures[APP] = pool.submit(app_request, deployment.gateway, deployment, plan.client.timeout)
             outcomes = {name: f.result() for name, f in futures.items()}
         checks: list[Check] = []
         for probe in self.probes:
-            expected = scenario.expect.for_client(probe.name, backend, direction) if fault else (OK,)
+            cp = plan.clients[probe.name]
             if probe.name in self.unavailable:
-                checks.append(Check(probe.name, expected, None, False, f"unavailable: {self.unavailable[probe.name]}"))
-            elif probe.name in not_applicable:
-                why = not_applicable[probe.name]
-                checks.append(Check(probe.name, expected, None, False, f"not applicable: {why}", not_applicable=why))
+                checks.append(Check(probe.name, cp.expected, None, False, f"unavailable: {self.unavailable[probe.name]}"))
+                continue
+            if cp.not_applicable:
+                checks.append(Check(probe.name, cp.expected, None, False, f"not applicable: {cp.not_applicable}",
+                                    not_applicable=cp.not_applicable))
             else:
-                checks.append(_judge(probe.name, outcomes[probe.name], expected))
-        if deployment.gateway is not None:
-            expected = scenario.expect.for_client(GATEWAY, backend, direction) if fault else (OK,)
-            why = deployment.gateway_not_applicable  # the gateway cannot realise this client spec
-            checks.append(Check(APP, expected, None, False, f"not applicable: {why}", not_applicable=why) if why
-                          else _judge(APP, outcomes[APP], expected))
+                checks.append(_judge(probe.name, outcomes[probe.name], cp.expected))
+        if deployment.gateway is not None and app is not None:
+            checks.append(Check(APP, app.expected, None, False, f"not applicable: {app.not_applicable}",
+                                not_applicable=app.not_applicable) if app.not_applicable
+                          else _judge(APP, outcomes[APP], app.expected))
         return tuple(checks)
+
+
+def gateway_limits_of(backend: Backend, client: ClientSpec) -> str | None:
+    """Why `backend`'s gateway cannot realise `client` (the backend's own n/a rule), or None."""
+    rule = getattr(backend, "gateway_limits", None)
+    return rule(client) if rule is not None else None
 
 
 @contextlib.contextmanager

@@ -6,9 +6,21 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from lab.harness import Check, Phase, RunReport, ScenarioResult
-from lab.probes.base import Outcome
+from lab.probes.base import ClientFiles, Outcome
+from lab.specs import ClientSpec, spec_as_dict
 
 SCHEMA = "tlslab.run/1"  # checks gained "status" (pass/fail/n/a), "not_applicable", "judged_by": additive
+
+
+def client_settings_json(spec: ClientSpec, files: ClientFiles) -> dict[str, Any]:
+    """The scenario's own client in a deployment (with the fault: the faulty side), as files and
+    settings, so a user can reproduce exactly that client with a tool of their own."""
+    return {
+        "ca_file": str(files.ca_file), "client_cert": str(files.cert_file) if files.cert_file else None,
+        "client_key": str(files.key_file) if files.key_file else None, "sends_sni": spec.sni,
+        **{k: v for k, v in spec_as_dict(spec).items() if k not in ("trust", "certificate", "sni")},
+        "trust": spec.trust, "certificate": spec.certificate,
+    }
 
 
 def outcome_json(outcome: Outcome | None) -> dict[str, Any] | None:

@@ -7,7 +7,6 @@ messages are fed through the one table, and real probes are run with broken mate
 
 from __future__ import annotations
 
-import ssl
 from pathlib import Path
 
 import pytest

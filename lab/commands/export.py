@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from lab.commands import err, lab_errors, out
+from lab.commands import err, lab_errors, out, print_json
 from lab.errors import UserInputError
 from lab.paths import default_certs_dir
 from lab.pki import Pki
@@ -71,7 +70,7 @@ def compose(
                                 gateway_port=gateway_port, force=force)
     runner = " ".join(compose_command() or ["docker", "compose"])
     if as_json:
-        out.print_json(json.dumps({"directory": str(result.directory), "services": list(result.services),
+        print_json(({"directory": str(result.directory), "services": list(result.services),
                                    "direction": result.direction.value, "image": result.image,
                                    "tls_port": result.tls_port, "gateway_port": result.gateway_port,
                                    "run": f"{runner} up -d"}))

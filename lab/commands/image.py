@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
-from lab.commands import err, lab_errors, out
+from lab.commands import err, lab_errors, out, print_json
 
 image_app = typer.Typer(name="image", help="The lab's nginx image, built offline from this host's Debian nginx.",
                         no_args_is_help=True, add_completion=False, rich_markup_mode=None)
@@ -35,7 +34,7 @@ def build(
             err.print(f"host nginx: {host_nginx_version()}")
         result = build_image(client, force=force, progress=None if as_json else (lambda line: err.print(f"  {line}")))
     if as_json:
-        out.print_json(json.dumps({"tag": result.tag, "built": result.built, "seconds": round(result.seconds, 3)}))
+        print_json(({"tag": result.tag, "built": result.built, "seconds": round(result.seconds, 3)}))
         return
     out.print(f"{'built' if result.built else 'cached'}: {result.tag} (also tagged tlslab/nginx:latest) "
               f"in {result.seconds:.2f}s")

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from lab import matrix as matrix_lib
+from lab.console import err
 from lab.commands import lab_errors
 from lab.errors import EnvironmentError_
 from lab.harness import Harness, RunReport
@@ -25,7 +25,6 @@ from lab.servers import make_backend
 
 DEFAULT_MD = Path("docs/symptoms.md")
 DEFAULT_JSON = Path("docs/symptoms.json")
-_err = Console(stderr=True, highlight=False, markup=False, width=None if sys.stderr.isatty() else 200)
 
 
 def _first_line(argv: list[str]) -> str:
@@ -101,20 +100,20 @@ def matrix(
             if current != fresh:
                 stale = True
                 diff = difflib.unified_diff(current.splitlines(), fresh.splitlines(), str(path), "fresh run", lineterm="")
-                _err.print("\n".join(list(diff)[:80]))
-                _err.print(f"{path} is stale: regenerate it with 'tlslab matrix' and commit it.")
+                err.print("\n".join(list(diff)[:80]))
+                err.print(f"{path} is stale: regenerate it with 'tlslab matrix' and commit it.")
         if stale:
             committed = json.loads(json_out.read_text()) if json_out and json_out.exists() and str(json_out) != "-" else {}
             if committed.get("tools") not in (None, data["tools"]):
-                _err.print(f"note: the matrix was made with other tool versions ({committed.get('tools')}); "
+                err.print(f"note: the matrix was made with other tool versions ({committed.get('tools')}); "
                            "their raw words may differ for that reason alone.")
             raise typer.Exit(1)
-        _err.print(" and ".join(str(p) for p, _ in targets) + " up to date.")
+        err.print(" and ".join(str(p) for p, _ in targets) + " up to date.")
     else:
         for path, fresh in targets:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(fresh, encoding="utf-8")
-        _err.print("wrote " + " and ".join(str(p) for p, _ in targets))
+        err.print("wrote " + " and ".join(str(p) for p, _ in targets))
     if not data["passed"]:
-        _err.print("some checks failed: the matrix shows them with ✗ (see 'tlslab run --all --client all -v').")
+        err.print("some checks failed: the matrix shows them with ✗ (see 'tlslab run --all --client all -v').")
         raise typer.Exit(1)

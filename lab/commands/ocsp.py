@@ -6,15 +6,13 @@ Registered by :mod:`lab.cli` as ``app.add_typer(ocsp_app, name="ocsp")``. The lo
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 
-from lab.errors import LabError, UserInputError
+from lab.console import lab_errors, print_json, say
+from lab.errors import UserInputError
 if TYPE_CHECKING:
     from lab.ocsp import LabQuery
 from lab.paths import default_certs_dir
@@ -22,8 +20,6 @@ from lab.pki import Pki, catalogue_names
 from lab.specs import OcspNetwork, OcspWindow, ResponderStatus
 
 ocsp_app = typer.Typer(help="The lab's OCSP responder: ask it about a certificate.", no_args_is_help=True)
-_out = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 200)
-_err = Console(stderr=True, highlight=False, markup=False)
 
 
 @ocsp_app.callback()
@@ -90,7 +86,7 @@ def query_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Start the responder, ask it about CERT, and say what a client would conclude."""
-    try:
+    with lab_errors():
         if certificate not in catalogue_names():
             raise UserInputError(f"no certificate named {certificate!r}; known: {', '.join(catalogue_names())}")
         if signer is not None and signer not in catalogue_names():
@@ -105,12 +101,9 @@ def query_command(
             q = query_lab_certificate(pki, certificate, policy, timeout, clock_offset_days, run_openssl=openssl)
         except ValueError as exc:
             raise UserInputError(str(exc)) from None
-    except LabError as exc:
-        _err.print(f"tlslab: {exc}")
-        raise typer.Exit(2) from None
     if json_out:
-        _out.print(json.dumps(as_json(q), indent=2))
+        print_json(as_json(q))
     else:
         for line in render(q):
-            _out.print(line)
+            say(line)
     raise typer.Exit(0 if q.verdict is not None and q.verdict.ok else 1)

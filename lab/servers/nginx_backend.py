@@ -58,7 +58,7 @@ from lab.servers.twisted_backend import TwistedBackend
 READY_TIMEOUT = 20.0  # seconds for a container (or a reload) to serve its configuration
 POLL = 0.02  # seconds between readiness polls
 PORT_ATTEMPTS = 4  # a freshly picked port can be taken by someone else before nginx binds it
-STAPLE_WARMUP = 5.0  # seconds nginx gets to fetch and serve its first staple when one is expected
+STAPLE_WARMUP = 3.0  # seconds nginx gets, per phase, to staple or to log why it does not
 
 
 class NginxStartError(EnvironmentError_):
@@ -165,22 +165,33 @@ class _Stapling:
                 if not (m := re.search(r"peer: [\d.]+:(\d+)", ln)) or int(m.group(1)) in ports]
 
     def warm_up(self, target: Target, nginx_log: Callable[[], list[str]]) -> None:
-        """Wait (bounded) for the first staple when nginx will staple; raise naming the log if it does not."""
+        """Let nginx decide, in every phase: trigger its lazy fetch with handshakes that ask for a
+        staple, until one carries a staple, nginx logs why it has none (its own stapling line of this
+        configuration), or a bounded time passes. The lab never skips the wait on its own prediction;
+        the prediction is only a note beside nginx's lines."""
         spec = self.request.server
         if not spec.ocsp_stapling or self.responder is None:
             return
         prediction: list[str] = []
         if not nginx_will_staple(spec, self.request.pki, self.responder, prediction):
-            self.notes += [f"[tlslab] nginx will not staple (asked the responder as nginx does): "
+            self.notes += [f"[tlslab] the lab's responder says nginx should not staple: "
                            f"{ln.split('[ocsp] ', 1)[-1]}" for ln in prediction]
-            return
         started = time.monotonic()
-        if not wait_for_staple(target.host, target.port, target.servername, deadline_s=STAPLE_WARMUP):
-            raise EnvironmentError_(
-                f"nginx did not staple within {STAPLE_WARMUP:g}s although the lab's responder answers as nginx "
-                f"requires (good, in its window); nginx's stapling log lines:\n"
-                + ("\n".join(self.own_lines(nginx_log())) or "(none)"))
-        self.notes.append(f"[tlslab] warm-up: nginx fetched lazily and stapled after {time.monotonic() - started:.2f}s")
+        deadline = started + STAPLE_WARMUP
+        while True:
+            if wait_for_staple(target.host, target.port, target.servername,
+                               deadline_s=min(0.3, max(0.05, deadline - time.monotonic()))):
+                self.notes.append(f"[tlslab] warm-up: nginx fetched lazily and stapled after "
+                                  f"{time.monotonic() - started:.2f}s")
+                return
+            said = [ln for ln in nginx_log() if not ln.startswith("[tlslab]")]
+            if said:
+                self.notes.append(f"[tlslab] warm-up: no staple; nginx logged why after {time.monotonic() - started:.2f}s")
+                return
+            if time.monotonic() >= deadline:
+                self.notes.append(f"[tlslab] warm-up: no staple and no word from nginx within {STAPLE_WARMUP:g}s "
+                                  "(nginx's own OCSP fetch timeout is 60 s)")
+                return
 
 
 def gateway_limits(client: ClientSpec) -> str | None:
@@ -201,6 +212,11 @@ class NginxBackend:
     """
 
     name = "nginx"
+
+    @staticmethod
+    def gateway_limits(client: ClientSpec) -> str | None:
+        """The backend's n/a rule for the app's check southbound (the harness and ``show`` ask it)."""
+        return gateway_limits(client)
 
     def __init__(self, image: str | None = None, *, staple_warmup: bool = True) -> None:
         self.image = image or os.environ.get("TLSLAB_NGINX_IMAGE") or None
