@@ -21,7 +21,7 @@ from lab.probes.base import Probe
 from lab.probes.browser import BrowserProbe
 from lab.probes.java_probe import JavaProbe
 from lab.scenario import Catalog, Direction
-from lab.servers import make_backend
+from lab.backends import make_backend
 
 APIGEE = "apigee-tls-handshake-failures.txt"
 

@@ -20,8 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from lab.docker_image import build_image, remove_lab_images  # noqa: E402
-from lab.dockerutil import LABEL, docker_client  # noqa: E402
+from lab.nginx.image import build_image, remove_lab_images  # noqa: E402
+from lab.nginx.engine import LABEL, docker_client  # noqa: E402
 
 CLI = [sys.executable, "-c", "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
        "from lab.cli import main; sys.argv[0] = 'tlslab'; main()"]

@@ -35,7 +35,7 @@ def main() -> None:
     from lab.pki import Pki
     from lab.probes import DEFAULT_PROBES, make_probes
     from lab.scenario import Catalog
-    from lab.servers import make_backend
+    from lab.backends import make_backend
 
     with tempfile.TemporaryDirectory() as certs, tempfile.TemporaryDirectory() as state:
         env = {**os.environ, "TLSLAB_CERTS": certs, "TLSLAB_STATE": state}

@@ -34,7 +34,7 @@ from lab.probes.base import ClientFiles, Target
 from lab.report import client_settings_json, report_json, report_junit
 from lab.runstate import recorded_up, sweep_all
 from lab.scenario import GATEWAY, Catalog, Direction, Scenario
-from lab.servers import BACKENDS, make_backend
+from lab.backends import BACKENDS, cli_extras, entry, make_backend, show_renderers, sweepers
 from lab.servers.base import DeployRequest
 from lab.specs import ClientSpec, ServerSpec, spec_as_dict, spec_diff
 
@@ -45,7 +45,7 @@ app = typer.Typer(
     "Examples:\n\n  tlslab list\n\n  tlslab run --all\n\n  tlslab run sni-required --client openssl,curl --json\n\n"
     "  tlslab up expired-server-cert",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # tlslab --install-completion (bash, zsh, fish)
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -156,8 +156,8 @@ def show(
         scenario = _catalog(scenarios).get(scenario_id)
         chosen = _direction(direction) or scenario.direction
         pki = _pki(certs, quiet=as_json)
-        if backend not in BACKENDS:
-            raise UserInputError(f"--backend: unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+        entry(backend)  # an unknown name is a clear error
+        config_text, config_json = show_renderers(backend)
     # The fault phase's plan, as the harness will run it: expectations and n/a decided in one place.
     fault = plan_phase(scenario, chosen, None, backend, make_probes(list(PROBES)),
                        gateway_limits_of(make_backend(backend), scenario.client))
@@ -182,7 +182,7 @@ def show(
                 for r in scenario.resolutions
             },
             "manual": _manual_steps(scenario, chosen, pki),
-            **({"nginx": _nginx_show_json(scenario, chosen)} if backend == "nginx" else {}),
+            **({backend: config_json(scenario, chosen)} if config_json else {}),
         }))
         return
     client_role = "gateway (Message Processor)" if chosen is Direction.SOUTHBOUND else "client"
@@ -215,17 +215,9 @@ def show(
     say("\ntry it by hand:")
     for step in _manual_steps(scenario, chosen, pki):
         say(f"  {step}")
-    if backend == "nginx":
-        from lab.nginx_config import show_text
-        say("\nnginx (example ports; `tlslab up --backend nginx` renders the same with free ports):")
-        say(show_text(scenario, chosen))
-
-
-def _nginx_show_json(scenario: Scenario, direction: Direction) -> dict[str, Any]:
-    from lab.nginx_config import explain
-    info = explain(scenario, direction)
-    return {"lab_role": info.lab_role, "fault": info.fault,
-            "resolutions": {r.resolution: {role: "\n".join(d) for role, d in r.diffs} for r in info.resolutions}}
+    if config_text:
+        say(f"\n{backend} (example ports; `tlslab up --backend {backend}` renders the same with free ports):")
+        say(config_text(scenario, chosen))
 
 
 # ---------------------------------------------------------------------------------------- run
@@ -508,7 +500,7 @@ def down(as_json: JsonOpt = False) -> None:
     Example: tlslab down
     """
     with _errors():
-        results = sweep_all()
+        results = sweep_all(sweepers())
     if as_json:
         _print_json(([{"what": r.what, "action": r.action} for r in results]))
         return
@@ -552,12 +544,9 @@ def certs_(
     emit(table)
 
 
-# ------------------------------------------------------------------- nginx: image and export
-from lab.commands.export import export_app  # noqa: E402 - sub-apps of the nginx backend
-from lab.commands.image import image_app  # noqa: E402
-
-app.add_typer(image_app, name="image")
-app.add_typer(export_app, name="export")
+# ------------------------------------------------------ what the backends bring (lab.backends)
+for _name, _sub_app in cli_extras():
+    app.add_typer(_sub_app, name=_name)
 
 # ------------------------------------------------------------------- the symptom matrix
 from lab.commands.matrix import matrix as _matrix  # noqa: E402 - docs/symptoms.md and docs/symptoms.json

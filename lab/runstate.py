@@ -13,7 +13,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,23 +77,13 @@ def sweep_up_processes(timeout: float = 5.0) -> list[SweepResult]:
     return results
 
 
-def sweep_containers() -> list[SweepResult]:
-    """The lab's nginx containers (label tlslab=1) that a killed run left; nothing when Docker is absent."""
-    from lab.dockerutil import DockerUnavailable
-    from lab.servers.nginx_backend import sweep
-    try:
-        return sweep()
-    except DockerUnavailable:
-        return []
-
-
 Sweeper = Callable[[], list[SweepResult]]
-SWEEPERS: list[Sweeper] = [sweep_up_processes, sweep_containers]  # processes first: they remove their own
 
 
-def sweep_all() -> list[SweepResult]:
-    """Run every registered sweeper (``tlslab down``)."""
-    results: list[SweepResult] = []
-    for sweeper in SWEEPERS:
+def sweep_all(backend_sweepers: Sequence[Sweeper] = ()) -> list[SweepResult]:
+    """``tlslab down``: the recorded ``up`` processes first (they remove their own material), then
+    what each backend's sweeper finds (see :mod:`lab.backends`)."""
+    results = sweep_up_processes()
+    for sweeper in backend_sweepers:
         results.extend(sweeper())
     return results

@@ -18,7 +18,7 @@ def require_probe(probe: Probe) -> Probe:
 
 def backend_or_skip(name: str):  # type: ignore[no-untyped-def]
     """The named backend if it can run here (under CI=true it must run)."""
-    from lab.servers import make_backend
+    from lab.backends import make_backend
     backend = make_backend(name)
     reason = backend.unavailable_reason()
     if reason:

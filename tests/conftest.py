@@ -17,7 +17,7 @@ import pytest
 from lab.pki import Pki
 
 if TYPE_CHECKING:
-    from lab.servers.nginx_backend import NginxBackend
+    from lab.nginx.backend import NginxBackend
 from lab.scenario import Catalog
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,7 +83,7 @@ def nginx_backend() -> Iterator["NginxBackend"]:
     """
     from nginx_support import require_docker
 
-    from lab.servers.nginx_backend import NginxBackend, lab_containers
+    from lab.nginx.backend import NginxBackend, lab_containers
 
     require_docker()
     with NginxBackend() as backend:

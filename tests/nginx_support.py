@@ -14,7 +14,7 @@ from typing import TypeVar
 import pytest
 
 from conftest import skip_or_fail
-from lab.dockerutil import unavailable_reason
+from lab.nginx.engine import unavailable_reason
 
 T = TypeVar("T")
 

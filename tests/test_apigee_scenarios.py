@@ -15,7 +15,7 @@ from lab.harness import APP, Harness
 from lab.pki import Pki
 from lab.probes import DEFAULT_PROBES, make_probes
 from lab.scenario import Catalog, Direction
-from lab.servers import make_backend
+from lab.backends import make_backend
 from lab.symptoms import Kind
 
 from conftest import APIGEE_IDS, explain, require_tool

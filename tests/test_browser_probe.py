@@ -17,7 +17,7 @@ from lab.harness import Harness
 from lab.pki import Pki
 from lab.probes.browser import BrowserProbe
 from lab.scenario import Catalog
-from lab.servers import make_backend
+from lab.backends import make_backend
 from lab.specs import ClientSpec
 from lab.tls import Protocol
 

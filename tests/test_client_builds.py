@@ -20,7 +20,7 @@ from lab.harness import Harness
 from lab.pki import Pki
 from lab.probes.python_ssl import PythonSslProbe
 from lab.scenario import Catalog
-from lab.servers import make_backend
+from lab.backends import make_backend
 from lab.servers.base import DeployRequest
 from lab.symptoms import normalise
 

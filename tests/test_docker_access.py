@@ -14,7 +14,7 @@ def _reason_as_nobody(queue: "multiprocessing.Queue[str | None]") -> None:
     os.setgroups([])
     os.setgid(65534)
     os.setuid(65534)  # nobody: not root, not in the docker group
-    from lab.dockerutil import unavailable_reason
+    from lab.nginx.engine import unavailable_reason
     queue.put(unavailable_reason())
 
 

@@ -18,7 +18,7 @@ from lab.pki import Pki
 from lab.probes.base import ClientFiles
 from lab.probes.java_probe import SOURCE, JavaProbe, ensure_compiled, jsse_protocols
 from lab.scenario import Catalog
-from lab.servers import make_backend
+from lab.backends import make_backend
 from lab.servers.base import DeployRequest
 from lab.specs import ClientSpec
 from lab.tls import Protocol

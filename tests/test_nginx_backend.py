@@ -18,15 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from lab.dockerutil import PID_LABEL, docker_client
+from lab.nginx.engine import PID_LABEL, docker_client
 from lab.errors import LabError
 from lab.harness import APP, Harness
 from lab.pki import Pki
 from lab.probes import DEFAULT_PROBES, make_probes
 from lab.scenario import Catalog, Direction
-from lab.servers import make_backend
+from lab.backends import make_backend
 from lab.servers.base import DeployRequest
-from lab.servers.nginx_backend import NginxBackend, lab_containers, sweep
+from lab.nginx.backend import NginxBackend, lab_containers, sweep
 from lab.symptoms import Kind, Symptom, normalise
 
 from conftest import APIGEE_IDS, explain, REPO, require_tool
@@ -106,9 +106,9 @@ def test_phases_reload_one_container_in_place(backend: NginxBackend, catalog: Ca
 def test_compose_export_reproduces_and_fixes_failure(catalog: Catalog, pki: Pki, tmp_path: Path) -> None:
     """A real `docker compose up` (v2) or `docker-compose up` (v1) of an exported southbound project."""
     require_docker()
-    from lab.compose_export import compose_command, export_compose
-    from lab.docker_image import build_image
-    from lab.servers.nginx_backend import free_port
+    from lab.nginx.export import compose_command, export_compose
+    from lab.nginx.image import build_image
+    from lab.nginx.backend import free_port
     runner = compose_command()
     if runner is None:
         from nginx_support import skip_or_fail
@@ -159,7 +159,7 @@ from pathlib import Path
 from lab.pki import Pki
 from lab.scenario import Catalog
 from lab.servers.base import DeployRequest
-from lab.servers.nginx_backend import NginxBackend
+from lab.nginx.backend import NginxBackend
 pki = Pki.ensure(Path(sys.argv[1]))
 scenario = Catalog.load().get("expired-server-cert")
 backend = NginxBackend()
@@ -249,7 +249,7 @@ def test_docker_unavailable_says_how_to_start_it(monkeypatch: pytest.MonkeyPatch
 def test_image_option_runs_another_local_image(catalog: Catalog, pki: Pki) -> None:
     """--image: any local nginx image runs the same configuration (here the lab's, under another name)."""
     require_docker()
-    from lab.docker_image import build_image
+    from lab.nginx.image import build_image
     client = docker_client()
     alias = f"tlslab-test/nginx-alias:{os.getpid()}"
     client.images.get(build_image(client).tag).tag(alias)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.nginx_config import explain, render_gateway, render_server, show_text
+from lab.nginx.config import explain, render_gateway, render_server, show_text
 from lab.scenario import Catalog, Direction
 from lab.specs import ClientSpec, ServerSpec, SniPolicy
 from lab.tls import Protocol

@@ -22,7 +22,7 @@ from lab.probes.base import ClientFiles
 from lab.probes.pyopenssl_probe import fetch
 from lab.scenario import Catalog, Direction
 from lab.servers.base import DeployRequest
-from lab.servers.nginx_backend import NginxBackend
+from lab.nginx.backend import NginxBackend
 
 from conftest import require_tool
 from nginx_support import require_docker, wait_for

@@ -19,7 +19,7 @@ from lab.harness import APP, Harness
 from lab.pki import Pki
 from lab.probes import make_probes
 from lab.scenario import Catalog, Direction, Expectation
-from lab.servers import make_backend
+from lab.backends import make_backend
 from lab.servers.base import DeployRequest
 from lab.specs import ClientSpec, OcspNetwork, ResponderStatus, RevocationMode
 from lab.symptoms import Symptom
@@ -155,8 +155,8 @@ def test_must_staple_is_honoured_in_soft_mode(pki: Pki, catalog: Catalog) -> Non
 # --- what the nginx backend will need (exercised here against the Twisted server and responder) ---
 
 def test_nginx_directives_and_prediction(pki: Pki, catalog: Catalog) -> None:
-    from lab.ocsp import (ResponderPolicy, StaplingFiles, nginx_stapling_directives, nginx_will_staple,
-                          run_responder, trusted_pem)
+    from lab.nginx.stapling import StaplingFiles, nginx_stapling_directives, nginx_will_staple, trusted_pem
+    from lab.ocsp import ResponderPolicy, run_responder
     fixed = catalog.get("ocsp-stapling-off").specs(catalog.get("ocsp-stapling-off").resolutions[0])[0]
     assert nginx_stapling_directives(fixed, "http://10.0.0.1:8080/", StaplingFiles(trusted="/etc/nginx/trusted.pem")) == [
         "ssl_stapling on;", "ssl_stapling_verify on;", "ssl_trusted_certificate /etc/nginx/trusted.pem;",
@@ -174,7 +174,7 @@ def test_nginx_directives_and_prediction(pki: Pki, catalog: Catalog) -> None:
 
 
 def test_wait_for_staple(pki: Pki, catalog: Catalog) -> None:
-    from lab.ocsp import wait_for_staple
+    from lab.nginx.stapling import wait_for_staple
     scenario = catalog.get("ocsp-stapling-off")
     for server, staples in ((scenario.specs(scenario.resolutions[0])[0], True), (scenario.server, False)):
         request = DeployRequest(scenario, server, scenario.client, Direction.NORTHBOUND, pki)

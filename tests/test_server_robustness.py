@@ -12,7 +12,7 @@ from lab.probes.base import ClientFiles
 from lab.probes.python_ssl import PythonSslProbe
 from lab.scenario import Catalog, Direction
 from lab.servers.base import DeployRequest
-from lab.servers.twisted_backend import TwistedBackend
+from lab.twisted.backend import TwistedBackend
 
 
 def _request(catalog: Catalog, pki: Pki, direction: Direction = Direction.NORTHBOUND) -> DeployRequest:

@@ -41,9 +41,9 @@ def compose(
 
     Example: tlslab export compose sni-required ./out && cd out && docker compose up -d
     """
-    from lab.compose_export import compose_command, export_compose
-    from lab.docker_image import image_tag, resolve_image
-    from lab.dockerutil import DockerUnavailable, docker_client
+    from lab.nginx.export import compose_command, export_compose
+    from lab.nginx.image import image_tag, resolve_image
+    from lab.nginx.engine import DockerUnavailable, docker_client
 
     with lab_errors():
         scenario = Catalog.load(scenarios).get(scenario_id)

@@ -25,8 +25,8 @@ def build(
 
     Example: tlslab image build
     """
-    from lab.docker_image import build_image, host_nginx_version  # docker's SDK: only when building
-    from lab.dockerutil import docker_client
+    from lab.nginx.image import build_image, host_nginx_version  # docker's SDK: only when building
+    from lab.nginx.engine import docker_client
 
     with lab_errors():
         client = docker_client()

@@ -21,7 +21,7 @@ from lab.paths import default_certs_dir
 from lab.pki import Pki
 from lab.probes import make_probes, parse_clients
 from lab.scenario import Catalog
-from lab.servers import make_backend
+from lab.backends import make_backend
 
 DEFAULT_MD = Path("docs/symptoms.md")
 DEFAULT_JSON = Path("docs/symptoms.json")

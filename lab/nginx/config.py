@@ -25,10 +25,11 @@ from __future__ import annotations
 import difflib
 import os
 import tempfile
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.ocsp import StaplingFiles, nginx_stapling_directives
+from lab.nginx.stapling import StaplingFiles, nginx_stapling_directives
 from lab.pki import CATALOGUE, Pki
 from lab.scenario import Direction, Scenario
 from lab.specs import ClientSpec, ServerSpec, SniPolicy
@@ -339,6 +340,13 @@ def explain(scenario: Scenario, direction: Direction | None = None) -> NginxShow
         out.append(ResolutionDiff(r.name, r.summary, r.recommended, diffs, client_side))
     return NginxShow(scenario.id, direction, "router" if direction is Direction.NORTHBOUND else "gateway",
                      {role: c.text for role, c in fault.items()}, tuple(out))
+
+
+def show_json(scenario: Scenario, direction: Direction | None = None) -> dict[str, Any]:
+    """``show --backend nginx --json``: the role nginx plays, its config with the fault, each fix's diff."""
+    info = explain(scenario, direction)
+    return {"lab_role": info.lab_role, "fault": info.fault,
+            "resolutions": {r.resolution: {role: "\n".join(d) for role, d in r.diffs} for r in info.resolutions}}
 
 
 def show_text(scenario: Scenario, direction: Direction | None = None) -> str:

@@ -6,7 +6,7 @@ configurations name, the client's trust anchor (and client certificate for 2-way
 resolution as a ready configuration plus its directive diff, and a README.txt saying how to run it
 and which failure to expect. The templates live in ``compose/templates``.
 
-Services use host networking, as the lab's containers do (see :mod:`lab.servers.nginx_backend`),
+Services use host networking, as the lab's containers do (see :mod:`lab.nginx.backend`),
 and the image is the lab's offline one by default, overridable with ``TLSLAB_NGINX_IMAGE``.
 """
 
@@ -19,9 +19,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.docker_image import compose_dir
+from lab.nginx.image import compose_dir
 from lab.errors import UserInputError
-from lab.nginx_config import directive_diff, render_roles
+from lab.nginx.config import directive_diff, render_roles
 from lab.pki import Pki
 from lab.probes import curl, openssl_cli
 from lab.probes.base import ClientFiles, Target

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.dockerutil import LABEL
+from lab.nginx.engine import LABEL
 from lab.errors import EnvironmentError_, ToolMissing, UserInputError
 
 REPOSITORY = "tlslab/nginx"

@@ -1,5 +1,6 @@
 """The OCSP responder's HTTP resource (RFC 6960 appendix A), kept apart so that importing
-:mod:`lab.ocsp` (every probe does, for staple checks) does not import twisted.web."""
+:mod:`lab.ocsp` (every probe does, for staple checks) does not import twisted.web. It uses only
+the responder's public surface (:meth:`Responder.answer`, :meth:`Responder.later`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.web import resource, server
 
-from lab.ocsp import CONTENT_TYPE, MAX_REQUEST, SLOW_DELAY, _lab_reactor
+from lab.ocsp.common import CONTENT_TYPE, MAX_REQUEST, SLOW_DELAY
 from lab.specs import OcspNetwork
 
 if TYPE_CHECKING:
-    from lab.ocsp import Responder
+    from lab.ocsp.responder import Responder
 
 
 class OcspResource(resource.Resource):
@@ -38,8 +39,7 @@ class OcspResource(resource.Resource):
         return self._answer(request, body)
 
     def _answer(self, request: server.Request, body: bytes) -> Any:
-        self.responder.requests += 1
-        der = self.responder.authority.answer(body, self.responder.policy)
+        der = self.responder.answer(body)
         request.setHeader(b"Content-Type", CONTENT_TYPE.encode())
         request.setHeader(b"Content-Length", str(len(der)).encode())
         if self.responder.policy.network is not OcspNetwork.SLOW:
@@ -48,11 +48,9 @@ class OcspResource(resource.Resource):
         request.notifyFinish().addErrback(lambda _: finished.update(gone=True))
 
         def later() -> None:
-            self.responder._delayed.discard(call)
             if not finished["gone"]:
                 request.write(der)
                 request.finish()
 
-        call = _lab_reactor().reactor().callLater(SLOW_DELAY, later)
-        self.responder._delayed.add(call)
+        self.responder.later(SLOW_DELAY, later)
         return server.NOT_DONE_YET

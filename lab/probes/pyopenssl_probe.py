@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import select
 import socket
 import time
-from collections.abc import Callable
 from typing import TypeVar
 
 from OpenSSL import SSL
@@ -14,6 +12,7 @@ from service_identity import CertificateError, VerificationError
 from service_identity.pyopenssl import verify_hostname
 
 from lab.contexts import client_context
+from lab.tlsio import pump
 from lab.ocsp import check_response, must_staple
 from lab.probes.base import (CLIENT, LAB, MAX_RESPONSE, ClientFiles, Outcome, ProbeBase, Target, http_request,
                              outcome_from_error, outcome_from_response, setup_failed)
@@ -21,19 +20,6 @@ from lab.specs import ClientSpec, RevocationMode
 from lab.symptoms import LAB_PREFIX, X509_VERIFY_ERRORS, lab_message
 
 T = TypeVar("T")
-
-
-def _pump(conn: SSL.Connection, sock: socket.socket, op: Callable[[], T], deadline: float) -> T:
-    """Run a pyOpenSSL operation on a non-blocking socket until it completes or time runs out."""
-    while True:
-        try:
-            return op()
-        except (SSL.WantReadError, SSL.WantWriteError) as want:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("timed out waiting for the server") from None
-            readable = isinstance(want, SSL.WantReadError)
-            select.select([sock] if readable else [], [] if readable else [sock], [], remaining)
 
 
 def client_clock(spec: ClientSpec) -> dt.datetime:
@@ -108,14 +94,14 @@ def fetch(target: Target, spec: ClientSpec, files: ClientFiles, client: str = "p
             conn.set_tlsext_host_name(target.servername.encode("idna"))
         conn.set_connect_state()
         try:
-            _pump(conn, sock, conn.do_handshake, deadline)
+            pump(conn, sock, conn.do_handshake, deadline)
             verify_hostname(conn, target.servername)
             request = http_request(target.servername)
-            _pump(conn, sock, lambda: conn.sendall(request), deadline)
+            pump(conn, sock, lambda: conn.sendall(request), deadline)
             response = b""
             while len(response) < MAX_RESPONSE:
                 try:
-                    chunk = _pump(conn, sock, lambda: conn.recv(16384), deadline)
+                    chunk = pump(conn, sock, lambda: conn.recv(16384), deadline)
                 except SSL.ZeroReturnError:
                     break
                 except SSL.SysCallError as exc:

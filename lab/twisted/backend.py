@@ -26,7 +26,7 @@ from lab.ocsp import Responder, ResponderPolicy, Stapler, run_responder
 from lab.errors import EnvironmentError_, PortInUse
 from lab.probes.base import Target
 from lab.scenario import Direction
-from lab.servers import reactor as lab_reactor
+from lab import reactor as lab_reactor
 from lab.servers.base import (IDLE_TIMEOUT, Deployment, DeployRequest, Endpoint, endpoint_files, loopback,
                               responder_endpoints)
 
@@ -155,7 +155,7 @@ class TwistedBackend:
                 return
             log: list[str] = []
             lock = threading.Lock()
-            from lab.servers.gateway import listen_gateway  # twisted.web: southbound only
+            from lab.twisted.gateway import listen_gateway  # twisted.web: southbound only
 
             gw_port = self._listen(lambda: listen_gateway(request, target, request.port, log, lock),
                                    request, request.port)

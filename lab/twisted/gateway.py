@@ -18,7 +18,7 @@ from twisted.web import resource, server
 
 from lab.probes.base import ClientFiles, Target
 from lab.probes.pyopenssl_probe import fetch
-from lab.servers import reactor as lab_reactor
+from lab import reactor as lab_reactor
 from lab.servers.base import IDLE_TIMEOUT, DeployRequest
 
 
