@@ -8,26 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import explain, skip_or_fail  # noqa: F401  (explain: re-exported for the OCSP tests)
+from conftest import OCSP_DOCUMENT, explain, scenario_ids, skip_or_fail  # noqa: F401  (explain: re-exported)
 from lab.harness import Harness
 from lab.probes import DEFAULT_PROBES
 from lab.probes.curl import faketime_library
 from lab.probes.java_probe import JavaProbe
 
-OCSP_IDS = [
-    "ocsp-clock-skew", "ocsp-responder-blocked", "ocsp-signer-untrusted", "ocsp-stapling-off",
-    "ocsp-missing-intermediate", "ocsp-responder-down", "ocsp-revoked",
-]
-# Which probes must observe each fault, on every backend (the others are n/a, each for a stated reason).
-OBSERVERS = {
-    "ocsp-clock-skew": {"pyopenssl", "openssl", "curl", "java"},
-    "ocsp-responder-blocked": {"pyopenssl", "openssl", "curl", "java"},
-    "ocsp-signer-untrusted": {"pyopenssl", "curl", "java"},  # s_client never checks the signer
-    "ocsp-stapling-off": {"pyopenssl", "openssl", "curl", "java"},
-    "ocsp-missing-intermediate": {"pyopenssl", "openssl", "curl", "java"},
-    "ocsp-responder-down": {"pyopenssl", "openssl", "curl", "java"},
-    "ocsp-revoked": {"pyopenssl", "openssl", "curl", "java"},
-}
+OCSP_IDS = scenario_ids(OCSP_DOCUMENT)
 
 
 def ocsp_clients() -> list[str]:
@@ -50,8 +37,15 @@ def probes_entered(harness: Harness) -> Iterator[Harness]:
 
 
 def observers(scenario_id: str, harness: Harness) -> set[str]:
-    """The probes of `harness` that must observe the fault (java only where a JDK is installed)."""
-    return OBSERVERS[scenario_id] & {p.name for p in harness.probes}
+    """The probes of `harness` that must observe the fault: every one the plan does not declare n/a
+    (from the probe's own declaration and the scenario file's [symptom.not_applicable]); the table
+    lives in the scenario files, not here. At least two must remain, or the test would prove little."""
+    from lab.scenario import Catalog
+    scenario = Catalog.load().get(scenario_id)
+    plan = harness.plan(scenario, scenario.direction, None)
+    seen = {name for name, cp in plan.clients.items() if not cp.not_applicable and name != "app"}
+    assert len(seen) >= 2, f"{scenario_id}: only {seen} can observe the fault"
+    return seen
 
 
 def require_faketime() -> str:

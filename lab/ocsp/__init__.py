@@ -11,7 +11,7 @@ nginx's stapling directives and its lazy first fetch live with the nginx backend
 """
 
 from lab.ocsp.check import Verdict, check_response, must_staple
-from lab.ocsp.common import LEEWAY, STAPLE_FETCH_TIMEOUT, request_der, utcnow
+from lab.ocsp.common import CONTENT_TYPE, LEEWAY, MAX_REQUEST, SLOW_DELAY, STAPLE_FETCH_TIMEOUT, request_der, utcnow
 from lab.ocsp.query import LabQuery, QueryResult, aia_ocsp_url, openssl_ocsp_command, query, query_lab_certificate
 from lab.ocsp.responder import Authority, Responder, ResponderPolicy, run_responder, window
 from lab.ocsp.stapler import Stapler
@@ -19,5 +19,6 @@ from lab.ocsp.stapler import Stapler
 __all__ = [
     "Authority", "ResponderPolicy", "Responder", "run_responder", "query", "QueryResult", "check_response",
     "Verdict", "Stapler", "must_staple", "request_der", "window", "STAPLE_FETCH_TIMEOUT", "LEEWAY", "LabQuery",
-    "query_lab_certificate", "openssl_ocsp_command", "aia_ocsp_url", "utcnow",
+    "query_lab_certificate", "openssl_ocsp_command", "aia_ocsp_url", "utcnow", "SLOW_DELAY", "MAX_REQUEST",
+    "CONTENT_TYPE",
 ]
