@@ -13,10 +13,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lab.harness import APP, Check, RunReport
+from lab.report import check_json
+from lab.harness import RunReport
+from lab.plan import APP
 from lab.scenario import Catalog
 
-SCHEMA = "tlslab.matrix/1"
+SCHEMA = "tlslab.matrix/2"  # /2: the scenario key and the check shape of run --json
 RAW_LIMIT = 300  # characters of a raw message shown in the Markdown (the JSON keeps the whole text)
 
 _VOLATILE: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -47,25 +49,27 @@ def stable_text(raw: str) -> str:
     return text
 
 
-def _cell(check: Check) -> dict[str, Any]:
-    o = check.outcome
-    cell: dict[str, Any] = {
-        "expected": [str(s) for s in check.expected], "passed": check.passed,
-        "applicable": check.not_applicable is None,
-    }
+def _cell(check: dict[str, Any]) -> dict[str, Any]:
+    """The Markdown's view of one check (the JSON keeps ``run --json``'s shape)."""
+    o = check["observed"]
+    cell: dict[str, Any] = {"expected": check["expected"], "passed": check["passed"],
+                            "applicable": check["status"] != "n/a", "judged_by": check["judged_by"]}
     if o is None:
         cell["symptom"] = None
-        cell["note"] = check.note
+        cell["note"] = check["note"] or ""
         return cell
-    cell["symptom"] = str(o.symptom)
-    cell["judged_by"] = o.judged_by
-    cell["raw"] = stable_text(o.raw)
-    if check.client == APP:
-        cell["http_status"] = o.http_status
-        if o.upstream is not None or o.upstream_raw:
-            cell["gateway"] = {"symptom": str(o.upstream) if o.upstream else None,
-                               "raw": stable_text(o.upstream_raw or "")}
+    cell["symptom"] = o["symptom"]
+    cell["raw"] = o["raw"]
+    if check["client"] == APP:
+        cell["http_status"] = o["http_status"]
+        if o.get("upstream"):
+            cell["gateway"] = {"symptom": o["upstream"]["symptom"], "raw": o["upstream"]["raw"] or ""}
     return cell
+
+
+def cells(phase: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """client -> the Markdown's view of its check, in the phase's order."""
+    return {c["client"]: _cell(c) for c in phase["checks"]}
 
 
 def symptom_view(matrix: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -75,9 +79,9 @@ def symptom_view(matrix: dict[str, Any]) -> list[tuple[Any, ...]]:
     a machine with other tool versions compares this view instead of the whole document.
     """
     return [
-        (s["id"], s["direction"], p["resolution"], client, cell["symptom"], tuple(cell["expected"]),
+        (s["scenario"], s["direction"], p["resolution"], client, cell["symptom"], tuple(cell["expected"]),
          cell["applicable"], cell["passed"], (cell.get("gateway") or {}).get("symptom"), cell.get("judged_by"))
-        for s in matrix["scenarios"] for p in s["phases"] for client, cell in sorted(p["clients"].items())
+        for s in matrix["scenarios"] for p in s["phases"] for client, cell in sorted(cells(p).items())
     ]
 
 
@@ -94,7 +98,7 @@ def build(reports: list[RunReport], catalog: Catalog, tools: dict[str, str] | No
             if any(c.client == APP for p in result.phases for c in p.checks) and APP not in clients:
                 clients.append(APP)
             scenarios.append({
-                "id": scenario.id, "title": scenario.title, "document": scenario.document,
+                "scenario": scenario.id, "title": scenario.title, "document": scenario.document,
                 "section": scenario.section, "direction": result.direction.value, "backend": result.backend,
                 "fault": scenario.fault, "documented": scenario.expect.documented,
                 # no applicable check failed (a phase no selected client can observe is not a failure here)
@@ -106,7 +110,7 @@ def build(reports: list[RunReport], catalog: Catalog, tools: dict[str, str] | No
                     "resolution": p.resolution, "summary": p.summary,
                     "changes": [{"side": c.side, "field": c.field, "before": c.before, "after": c.after}
                                 for c in p.changes],
-                    "clients": {c.client: _cell(c) for c in p.checks},
+                    "checks": [check_json(c, stable_text, timing=False) for c in p.checks],
                 } for p in result.phases],
             })
     if APP in clients:  # the app column last, after every probe
@@ -189,13 +193,13 @@ def markdown(matrix: dict[str, Any], command: str = "tlslab matrix") -> str:
     ]
     for scenario in matrix["scenarios"]:
         for i, phase in enumerate(scenario["phases"]):
-            name = f"[{scenario['id']}](#{scenario['id']}) ({scenario['direction']})" if i == 0 else ""
+            name = f"[{scenario['scenario']}](#{scenario['scenario']}) ({scenario['direction']})" if i == 0 else ""
             label = "fault" if phase["resolution"] is None else f"fix: {phase['resolution']}"
-            cells = [_overview_cell(c, phase["clients"].get(c)) for c in clients]
-            lines.append(f"| {name} | {label} | " + " | ".join(cells) + " |")
+            row = [_overview_cell(c, cells(phase).get(c)) for c in clients]
+            lines.append(f"| {name} | {label} | " + " | ".join(row) + " |")
     lines += ["", "## What each client says", ""]
     for scenario in matrix["scenarios"]:
-        lines += [f"### {scenario['id']}", "", f"**{_md(scenario['title'])}** ({scenario['direction']}; "
+        lines += [f"### {scenario['scenario']}", "", f"**{_md(scenario['title'])}** ({scenario['direction']}; "
                   f"{scenario['document']}, section \"{scenario['section']}\")", "",
                   f"Fault: {_md(scenario['fault'])}", ""]
         if scenario["documented"]:
@@ -207,14 +211,14 @@ def markdown(matrix: dict[str, Any], command: str = "tlslab matrix") -> str:
                 changed = ", ".join(f"{c['side']}.{c['field']}: {c['before']} → {c['after']}" for c in phase["changes"])
                 lines += [f"After **{phase['resolution']}** ({_md(phase['summary'])} — {_md(changed)}):", ""]
             fixed = phase["resolution"] is not None and all(
-                c["symptom"] == "ok" or not c["applicable"] for c in phase["clients"].values())
+                c["symptom"] == "ok" or not c["applicable"] for c in cells(phase).values())
             if fixed:
-                skipped = [_header(n) for n, c in phase["clients"].items() if not c["applicable"]]
+                skipped = [_header(n) for n, c in cells(phase).items() if not c["applicable"]]
                 lines += ["Every client succeeds" + (f" ({', '.join(skipped)}: n/a)" if skipped else "") + ".", ""]
                 continue
             rows = []
             for client in clients:
-                cell = phase["clients"].get(client)
+                cell = cells(phase).get(client)
                 if cell is None:
                     continue
                 if not cell["applicable"]:

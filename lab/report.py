@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from typing import Any
 
 from lab.harness import Check, Phase, RunReport, ScenarioResult
@@ -23,23 +24,32 @@ def client_settings_json(spec: ClientSpec, files: ClientFiles) -> dict[str, Any]
     }
 
 
-def outcome_json(outcome: Outcome | None) -> dict[str, Any] | None:
+def _same(text: str) -> str:
+    return text
+
+
+def outcome_json(outcome: Outcome | None, text: Callable[[str], str] = _same, timing: bool = True) -> dict[str, Any] | None:
+    """`text` rewrites the raw words (the matrix blanks ports and dates); `timing` keeps elapsed."""
     if outcome is None:
         return None
     out: dict[str, Any] = {
-        "symptom": str(outcome.symptom), "raw": outcome.raw, "http_status": outcome.http_status,
-        "protocol": outcome.protocol, "cipher": outcome.cipher, "elapsed": round(outcome.elapsed, 4),
+        "symptom": str(outcome.symptom), "raw": text(outcome.raw), "http_status": outcome.http_status,
+        "protocol": outcome.protocol, "cipher": outcome.cipher,
     }
+    if timing:
+        out["elapsed"] = round(outcome.elapsed, 4)
     if outcome.upstream is not None or outcome.upstream_raw is not None:
-        out["upstream"] = {"symptom": str(outcome.upstream) if outcome.upstream else None, "raw": outcome.upstream_raw}
+        out["upstream"] = {"symptom": str(outcome.upstream) if outcome.upstream else None,
+                           "raw": text(outcome.upstream_raw) if outcome.upstream_raw else None}
     return out
 
 
-def check_json(check: Check) -> dict[str, Any]:
+def check_json(check: Check, text: Callable[[str], str] = _same, timing: bool = True) -> dict[str, Any]:
+    """One check, in the shape ``run --json`` and the matrix share."""
     return {
         "client": check.client, "passed": check.passed, "status": check.status, "judged_by": check.judged_by,
         "expected": [str(s) for s in check.expected],
-        "observed": outcome_json(check.outcome), "note": check.note or None,
+        "observed": outcome_json(check.outcome, text, timing), "note": check.note or None,
         "not_applicable": check.not_applicable,
     }
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from lab.cli import app
 from lab.commands.matrix import generate, json_text
-from lab.matrix import brief, stable_text, symptom_view
+from lab.matrix import brief, cells, stable_text, symptom_view
 from lab.probes import PROBES
 
 from clients_support import require_probe
@@ -63,13 +63,13 @@ def test_committed_matrix_is_fresh(fresh: tuple[dict, str]) -> None:
 
 def test_matrix_data(fresh: tuple[dict, str]) -> None:
     data, _ = fresh
-    assert data["schema"] == "tlslab.matrix/1" and data["passed"], "every check in the matrix run must pass"
-    assert set(APIGEE_IDS) <= {s["id"] for s in data["scenarios"]}
+    assert data["schema"] == "tlslab.matrix/2" and data["passed"], "every check in the matrix run must pass"
+    assert set(APIGEE_IDS) <= {s["scenario"] for s in data["scenarios"]}
     assert data["clients"][:6] == ["python-ssl", "pyopenssl", "openssl", "curl", "java", "browser"]
     payload = json.dumps(data)
     assert "elapsed" not in payload, "timings would make the matrix differ on every run"
-    cipher = next(s for s in data["scenarios"] if s["id"] == "cipher-mismatch")
-    java = cipher["phases"][0]["clients"]["java"]
+    cipher = next(s for s in data["scenarios"] if s["scenario"] == "cipher-mismatch")
+    java = cells(cipher["phases"][0])["java"]
     assert java["symptom"] == "alert:handshake_failure"
     # the document's words; JDK 17.0.21 puts the alert's name first: "(handshake_failure) Received fatal alert: ..."
     assert "Received fatal alert: handshake_failure" in java["raw"]
