@@ -5,7 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-_CHECKOUT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
+_CHECKOUT = _PACKAGE.parent
+
+
+def data_dir(name: str) -> Path:
+    """The checkout's top-level `name/` (``scenarios``, ``compose``), or the copy an installed wheel
+    carries in ``lab/_data/``."""
+    checkout = _CHECKOUT / name
+    return checkout if checkout.is_dir() else _PACKAGE / "_data" / name
 
 
 def default_certs_dir() -> Path:

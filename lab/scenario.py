@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from lab.paths import data_dir
 from lab.errors import ScenarioFileError, UnknownScenario, UserInputError
 from lab.pki import catalogue_names
 from lab.specs import ClientSpec, ServerSpec, parse_patch
@@ -287,8 +288,7 @@ def default_scenarios_dir() -> Path:
     env = os.environ.get("TLSLAB_SCENARIOS")
     if env:
         return Path(env)
-    checkout = Path(__file__).resolve().parent.parent / "scenarios"
-    return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "_data" / "scenarios"
+    return data_dir("scenarios")
 
 
 class Catalog:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.paths import data_dir
 from lab.nginx.engine import LABEL
 from lab.errors import EnvironmentError_, ToolMissing, UserInputError
 
@@ -36,8 +37,7 @@ Progress = Callable[[str], None]
 
 def compose_dir() -> Path:
     """The checkout's ``compose/``, or the copy inside the wheel."""
-    checkout = Path(__file__).resolve().parent.parent / "compose"
-    return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "_data" / "compose"
+    return data_dir("compose")
 
 
 @dataclass(frozen=True)
