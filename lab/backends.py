@@ -62,7 +62,8 @@ def make_backend(name: str, image: str | None = None) -> "Backend":
     """The backend named `name`; `image` runs another server image where the backend takes one."""
     chosen = entry(name)
     if image is not None and not chosen.takes_image:
-        raise UserInputError(f"--image applies to {', '.join(n for n, e in BACKENDS.items() if e.takes_image)} only")
+        raise UserInputError("--image applies to " + ", ".join(f"--backend {n}" for n, e in BACKENDS.items() if e.takes_image)
+                             + " only")
     return chosen.make(image)
 
 

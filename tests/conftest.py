@@ -6,6 +6,7 @@ CI=true, where a missing tool is a failure: CI must never pass by skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -19,7 +20,9 @@ from lab.pki import Pki
 from lab.scenario import Catalog
 
 if TYPE_CHECKING:
+    from lab.harness import Harness
     from lab.nginx.backend import NginxBackend
+    from lab.probes.base import Probe
 
 REPO = Path(__file__).resolve().parent.parent
 APIGEE_DOCUMENT = "apigee-tls-handshake-failures.txt"
@@ -81,6 +84,61 @@ def cli_env(certs_dir: Path, pki: Pki, tmp_path_factory: pytest.TempPathFactory)
     env["TLSLAB_CERTS"] = str(certs_dir)
     env["TLSLAB_STATE"] = str(tmp_path_factory.mktemp("state"))
     yield env
+
+
+@pytest.fixture(scope="module")
+def harness(request: pytest.FixtureRequest, pki: Pki) -> Iterator["Harness"]:
+    """The one harness fixture. A test module says what it runs with two module constants:
+
+    ``HARNESS_BACKEND``: "twisted" (default) or "nginx" (the module's ``nginx_backend``, one
+    container reloaded per phase); ``HARNESS_CLIENTS``: probe names (default: the four defaults),
+    or a callable returning them. A name that is also a fixture (``java``, ``browser``) takes that
+    fixture's running probe, so a module shares one JVM or browser across its tests.
+    Probes are entered for the module's lifetime, as ``Harness.run`` would.
+    """
+    from lab.backends import make_backend
+    from lab.harness import Harness
+    from lab.probes import DEFAULT_PROBES, PROBES
+
+    backend_name = getattr(request.module, "HARNESS_BACKEND", "twisted")
+    backend = request.getfixturevalue("nginx_backend") if backend_name == "nginx" else make_backend(backend_name)
+    names = getattr(request.module, "HARNESS_CLIENTS", DEFAULT_PROBES)
+    names = list(names() if callable(names) else names)
+    for tool in {"openssl", "curl"} & set(names):
+        require_tool(tool)
+    probes = [request.getfixturevalue(n) if n in RUNNING_PROBES else PROBES[n]() for n in names]
+    with contextlib.ExitStack() as stack:
+        for probe in probes:
+            if probe.name not in RUNNING_PROBES:  # a fixture's probe is already running
+                stack.enter_context(probe)
+        yield Harness(backend, probes, pki)
+
+
+RUNNING_PROBES = ("java", "browser")  # probes that keep a process: one per module, as fixtures below
+
+
+@pytest.fixture(scope="module")
+def java() -> Iterator["Probe"]:
+    """One JVM for the module (skips naming what is missing; a failure under CI=true)."""
+    from lab.probes.java_probe import JavaProbe
+    probe = JavaProbe()
+    reason = probe.unavailable_reason()
+    if reason:
+        skip_or_fail(f"the java probe cannot run: {reason}")
+    with probe:
+        yield probe
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator["Probe"]:
+    """One Chromium for the module (skips naming what is missing; a failure under CI=true)."""
+    from lab.probes.browser import BrowserProbe
+    probe = BrowserProbe()
+    reason = probe.unavailable_reason()
+    if reason:
+        skip_or_fail(f"the browser probe cannot run: {reason}")
+    with probe:
+        yield probe
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ probe that silently stopped applying would fail here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,16 +42,7 @@ NOT_APPLICABLE = {
 }
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[BrowserProbe]:
-    probe = require_probe(BrowserProbe())
-    with probe:
-        yield probe
-
-
-@pytest.fixture(scope="module")
-def harness(browser: BrowserProbe, pki: Pki) -> Harness:
-    return Harness(make_backend("twisted"), [browser], pki)
+HARNESS_CLIENTS = ["browser"]  # the conftest harness: Twisted and this module's Chromium
 
 
 @pytest.fixture(scope="module", params=["twisted", "nginx"])

@@ -15,20 +15,14 @@ import dataclasses
 import pytest
 
 from lab.harness import APP, Harness
-from lab.pki import Pki
-from lab.probes import DEFAULT_PROBES, make_probes
+from lab.probes import DEFAULT_PROBES
 from lab.scenario import Catalog, Direction
-from lab.backends import make_backend
 from lab.symptoms import Kind
 
-from conftest import ALL_IDS, REPO, explain, require_tool
+from conftest import ALL_IDS, REPO, explain
 
 
-@pytest.fixture(scope="module")
-def harness(pki: Pki) -> Harness:
-    require_tool("openssl")
-    require_tool("curl")
-    return Harness(make_backend("twisted"), make_probes(list(DEFAULT_PROBES)), pki)
+HARNESS_CLIENTS = DEFAULT_PROBES  # the conftest harness: Twisted and the four default probes
 
 
 @pytest.mark.parametrize("scenario_id", ALL_IDS)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,16 +37,7 @@ DOCUMENTED_JAVA_WORDS = {
 }
 
 
-@pytest.fixture(scope="module")
-def java() -> Iterator[JavaProbe]:
-    probe = require_probe(JavaProbe())
-    with probe:
-        yield probe
-
-
-@pytest.fixture(scope="module")
-def harness(java: JavaProbe, pki: Pki) -> Harness:
-    return Harness(make_backend("twisted"), [java], pki)
+HARNESS_CLIENTS = ["java"]  # the conftest harness: Twisted and this module's JVM
 
 
 @pytest.fixture(scope="module", params=["twisted", "nginx"])

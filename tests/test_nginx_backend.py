@@ -29,7 +29,7 @@ from lab.servers.base import DeployRequest
 from lab.nginx.backend import NginxBackend, lab_containers, sweep
 from lab.symptoms import Kind, Symptom, normalise
 
-from conftest import APIGEE_IDS, explain, REPO, require_tool
+from conftest import APIGEE_IDS, explain, REPO
 from nginx_support import require_docker, wait_for
 
 pytestmark = pytest.mark.slow
@@ -41,11 +41,7 @@ def backend(nginx_backend: NginxBackend) -> NginxBackend:
     return nginx_backend
 
 
-@pytest.fixture(scope="module")
-def harness(backend: NginxBackend, pki: Pki) -> Harness:
-    require_tool("openssl")
-    require_tool("curl")
-    return Harness(backend, make_probes(list(DEFAULT_PROBES)), pki)
+HARNESS_BACKEND = "nginx"  # the conftest harness: this module's nginx container, the default probes
 
 
 @pytest.mark.parametrize("scenario_id", APIGEE_IDS)
