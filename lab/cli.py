@@ -524,6 +524,9 @@ app.add_typer(export_app, name="export")
 from lab.commands.matrix import matrix as _matrix  # noqa: E402 - docs/symptoms.md and docs/symptoms.json
 
 app.command("matrix")(_matrix)
+from lab.commands.explain import explain as _explain  # noqa: E402 - from a client's message to the causes
+
+app.command("explain")(_explain)
 
 
 @app.callback(invoke_without_command=True)
