@@ -200,6 +200,10 @@ RULES: tuple[Rule, ...] = (
     # SecureTransport (curl and apps on macOS): "SSL peer handshake failed, the server most likely requires a
     # client certificate to connect" is its name for a received handshake_failure alert.
     _r(r"SSL peer handshake failed", Kind.ALERT, "handshake_failure"),
+    # BoringSSL's reason codes (Envoy/Istio 503 bodies): "OPENSSL_internal:WRONG_VERSION_NUMBER".
+    _r(r"WRONG_VERSION_NUMBER", Kind.NEGOTIATION, "wrong-version"),
+    # An OpenSSL alert text followed by a bracketed tag (Nim's "[SslError]", other wrappers).
+    _r(r"(?:sslv3|tlsv1|tlsv13) alert ([a-z ]+?)(?=\s*\[)", Kind.ALERT),
     # OpenSSL 1.0.2: the answer was not TLS at all (plain HTTP on the port, a proxy's error page).
     _r(r"\bunknown protocol\b", Kind.NEGOTIATION, "wrong-version"),
     # OpenSSL 3 against a TLSv1.0/1.1-only server: the version is negotiated, its SHA-1 signature then refused.
@@ -207,7 +211,8 @@ RULES: tuple[Rule, ...] = (
     # curl 7.x on OpenSSL reports a *received* certificate_expired alert (the server rejected the client's
     # certificate) as "SSL certificate verification failed" when its own verification passed.
     _r(r"SSL certificate verification failed(?!.*(?:problem|verify result))", Kind.ALERT, "certificate_expired"),
-    # Java 8 words a peer's abort this way; Envoy a reset before the response.
+    # Java 8 words a peer's abort this way; Envoy a reset before the response; Node.js a close mid-handshake.
+    _r(r"Client network socket disconnected before secure TLS connection", Kind.CLOSED),
     _r(r"Remote host closed connection during handshake|reset reason: (?:connection termination|"
        r"remote connection failure)", Kind.CLOSED),
     # --- the revocation (OCSP) check failed: curl, s_client's printed status, the lab's own checks ---

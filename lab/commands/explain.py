@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from lab.commands import lab_errors, out
+from lab.commands import err, lab_errors, out
 from lab.errors import UserInputError
 from lab.explain import Explanation, explain_text
 from lab.scenario import Catalog
@@ -121,6 +121,9 @@ def explain(
         result = explain_text(data, catalog)
     if as_json:
         sys.stdout.write(json.dumps(result.as_json(), indent=2, ensure_ascii=False) + "\n")
+        if not result.recognised:
+            err.print("not recognised: no known client message in this text; closest known: "
+                      + " | ".join(result.closest))
     elif result.recognised:
         for line in render(result, limit=len(result.candidates) if all_ else 6):
             out.print(line, soft_wrap=True)

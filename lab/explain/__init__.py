@@ -54,9 +54,20 @@ class Explanation:
         return bool(self.symptoms)
 
     def as_json(self) -> dict[str, Any]:
+        """Schema tlslab.explain/1: exactly symptoms, candidates (best first) and tell_apart."""
+        symptoms: list[dict[str, Any]] = []
+        for s in self.symptoms:
+            said = [m for m in self.messages if m.symptom == s]
+            symptoms.append({
+                "symptom": str(s),
+                "families": list(dict.fromkeys(FAMILIES[f].name for m in said for f in m.families)),
+                "messages": [m.text for m in said],
+                "notes": list(dict.fromkeys(n for m in said for n in m.notes)),
+                "explained": s not in self.unexplained,
+            })
         return {
             "schema": SCHEMA,
-            "symptoms": [str(s) for s in self.symptoms],
+            "symptoms": symptoms,
             "candidates": [{
                 "scenario": c.scenario, "score": c.score, "why": list(c.why),
                 "fix": [{"resolution": f.resolution, "summary": f.summary, "recommended": f.recommended}
@@ -65,11 +76,6 @@ class Explanation:
             } for c in self.candidates],
             "tell_apart": [{"observation": o.id, "question": o.question, "commands": list(o.commands),
                             "answers": dict(o.answers)} for o in self.tell_apart],
-            "messages": [{"text": m.text, "symptom": str(m.symptom),
-                          "families": [FAMILIES[f].name for f in m.families], "notes": list(m.notes)}
-                         for m in self.messages],
-            "unexplained": [str(s) for s in self.unexplained],
-            "closest": list(self.closest),
         }
 
 

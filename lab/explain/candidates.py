@@ -21,6 +21,7 @@ from typing import Any
 from lab.explain.messages import GATEWAY_CLIENT, Message
 from lab.probes import PROBES
 from lab.scenario import Catalog, Direction, Scenario
+from lab.specs import OcspNetwork
 from lab.symptoms import Kind, Symptom
 
 BACKENDS = ("twisted", "nginx")
@@ -111,9 +112,15 @@ class Candidate:
     reproduce: str
 
 
-def _related(symptom: Symptom, have: set[Symptom], southbound: bool, documented_southbound: bool) -> tuple[float, str]:
+def _related(symptom: Symptom, have: set[Symptom], scenario: Scenario) -> tuple[float, str]:
     """Weight and reason for a symptom the scenario does not produce exactly but explains."""
     kinds = {h.kind for h in have}
+    southbound = Direction.SOUTHBOUND in scenario.directions
+    documented_southbound = scenario.direction is Direction.SOUTHBOUND
+    if symptom == Symptom(Kind.REVOCATION, "unavailable") and scenario.server.ocsp_network in (
+            OcspNetwork.BLOCKED, OcspNetwork.DOWN):
+        return 0.6, (f"in this fault the OCSP responder is {scenario.server.ocsp_network.value}: a client that "
+                     "asks it itself (not via a staple) cannot get a status")
     if symptom == Symptom(Kind.VERIFY, "failed") and Kind.VERIFY in kinds:
         return 0.5, "the client rejected the certificate without saying why; this fault makes clients reject it"
     if symptom == Symptom(Kind.ALERT, "unspecified") and (Kind.ALERT in kinds or Kind.NEGOTIATION in kinds):
@@ -126,6 +133,13 @@ def _related(symptom: Symptom, have: set[Symptom], southbound: bool, documented_
             Symptom(Kind.NEGOTIATION, "no-protocols")}
     if symptom in pair and have & pair:
         return 0.7, "the TLS versions do not overlap (which side notices first depends on the client)"
+    if symptom == Symptom(Kind.NEGOTIATION, "no-ciphers") and any(
+            "ciphers" in {*r.server, *r.client} for r in scenario.resolutions):
+        return 0.7, "this client found no cipher suite in common; this fault's fix changes the suites"
+    if symptom == Symptom(Kind.CLOSED) and have & {
+            Symptom(Kind.ALERT, "handshake_failure"), Symptom(Kind.ALERT, "protocol_version"),
+            Symptom(Kind.NEGOTIATION, "protocol-version"), Symptom(Kind.ALERT, "unrecognized_name")}:
+        return 0.3, "some servers close the connection where this fault's alert would be"
     if symptom.kind is Kind.HTTP and symptom.detail in ("502", "503", "504") and southbound:
         return (0.5 if documented_southbound else 0.4), (
             "southbound, a gateway answers every backend TLS failure with 502/503: this is one of them")
@@ -148,8 +162,8 @@ class Ranker:
         """Some scenario produces `symptom`, or one related to it."""
         if any(e.symptom == symptom for e in self.evidence):
             return True
-        return any(_related(symptom, {e.symptom for e in ev}, Direction.SOUTHBOUND in self.catalog.get(sid).directions,
-                            True)[0] > 0 for sid, ev in self.by_scenario.items())
+        return any(_related(symptom, {e.symptom for e in ev}, self.catalog.get(sid))[0] > 0
+                   for sid, ev in self.by_scenario.items())
 
     def rank(self, messages: Sequence[Message], symptoms: Sequence[Symptom], client_family: str | None = None
              ) -> list[Candidate]:
@@ -162,21 +176,19 @@ class Ranker:
             total = 0.0
             why: list[str] = []
             chosen: list[Evidence] = []
-            southbound = Direction.SOUTHBOUND in scenario.directions
             for symptom in symptoms:
                 msgs = per_symptom.get(symptom, [])
                 probe = next((m.probe() for m in msgs if m.probe()), None) or _family_probe(client_family)
                 weight, reason, best = self._weigh(scenario, symptom, evidence, probe)
                 if weight == 0.0:
-                    weight, reason = _related(symptom, have, southbound,
-                                              scenario.direction is Direction.SOUTHBOUND)
+                    weight, reason = _related(symptom, have, scenario)
                 bonus = 0.0
                 for m in msgs:
                     if scenario.id in m.favours:
                         bonus = max(bonus, 0.1)
                         why.append(f"'{_short(m.text)}': {next(iter(m.notes), 'this wording points here')}")
                     if scenario.expect.documented and _similar(m.text, scenario.expect.documented):
-                        bonus = max(bonus, 0.1)
+                        bonus = max(bonus, 0.05)
                         why.append(f"the source document ({scenario.document}) quotes this message: "
                                    f"\"{_short(scenario.expect.documented)}\"")
                 if weight > 0.0:
@@ -210,7 +222,8 @@ class Ranker:
         observed = [e for e in exact if e.observed]
         pool = observed or exact
         clients = ", ".join(dict.fromkeys(_who(e.client) for e in pool))
-        verb = "showed" if observed else "are expected to show"
+        several = len(dict.fromkeys(e.client for e in pool)) > 1
+        verb = "showed" if observed else ("are" if several else "is") + " expected to show"
         return 0.8, f"with this fault {clients} {verb} {symptom}" + _where(pool[0], scenario), pool[0]
 
 
@@ -223,7 +236,7 @@ def _family_probe(family: str | None) -> str | None:
 
 
 def _who(client: str) -> str:
-    return {GATEWAY_CLIENT: "gateway", APP_CLIENT: "app behind the gateway"}.get(client, client)
+    return {GATEWAY_CLIENT: "the gateway", APP_CLIENT: "the app (through the gateway)"}.get(client, client)
 
 
 def _where(e: Evidence, scenario: Scenario) -> str:

@@ -57,6 +57,7 @@ FAMILIES: dict[str, Family] = {f.id: f for f in (
     Family("securetransport", "Apple SecureTransport"),
     Family("chrome", "Chrome/Chromium", "browser"),
     Family("nginx", "nginx error log", gateway=True),
+    Family("nginx-server", "nginx error log (as the TLS server)"),
     Family("envoy", "Envoy/Istio", gateway=True),
     Family("http", "an HTTP response", gateway=True),
 )}
@@ -99,6 +100,8 @@ WORDINGS: tuple[Wording, ...] = (
     _w("openssl", r"verify error:num=(\d+)", None),
     _w("openssl", r"unable to verify the first certificate|verify error:num=21\b", "verify:unknown-issuer",
        _LEAF_ONLY_NOTE, _LEAF_ONLY),
+    _w("openssl", r"OCSP response: no response sent", "revocation:no-staple",
+       "openssl s_client -status: the server stapled no OCSP response"),
     # --- curl: "curl: (60) ..." and libcurl's "cURL error 60"
     _w("curl", r"curl: \(\d+\)|cURL error \d+", None),
     _w("curl", r"SSL certificate verification failed(?!.*(?:problem|verify result))", "alert:certificate_expired",
@@ -139,6 +142,8 @@ WORDINGS: tuple[Wording, ...] = (
                r"EPROTO|ECONNRESET|ECONNREFUSED|ERR_SSL_[A-Z_]+)\b|deps/openssl", None),
     _w("node", r"UNABLE_TO_VERIFY_LEAF_SIGNATURE", "verify:unknown-issuer", _LEAF_ONLY_NOTE, _LEAF_ONLY),
     _w("node", r"Hostname/IP does not match certificate's altnames", "verify:hostname-mismatch"),
+    _w("node", r"Client network socket disconnected before secure TLS connection", "closed",
+       "the server closed the connection during the handshake without an alert"),
     # --- GnuTLS
     _w("gnutls", r"\*\*\* (?:Fatal error|Received alert|PKI verification)|gnutls_handshake\(\)|"
                  r"CAfile: .+ CRLfile:", None),
@@ -190,15 +195,15 @@ WORDINGS: tuple[Wording, ...] = (
     _w("chrome", r"ERR_SSL_VERSION_OR_CIPHER_MISMATCH", "negotiation:version-or-cipher",
        "Chrome shows one code for a version mismatch and a cipher mismatch"),
     # --- gateways: nginx's error log, Envoy/Istio's 503 body, the HTTP status itself
-    _w("nginx", r"while SSL handshaking to upstream|SSL_do_handshake\(\) failed|upstream SSL certificate|"
-                r"while connecting to upstream|\[(?:error|crit|info)\] \d+#\d+:", None),
+    _w("nginx", r"while SSL handshaking to upstream|upstream SSL certificate|while connecting to upstream", None),
+    _w("nginx-server", r"while (?:reading client request headers|SSL handshaking)(?! to upstream)", None),
     _w("nginx", r"upstream SSL certificate does not match", "verify:hostname-mismatch"),
-    _w("nginx", r"client sent no required SSL certificate", "alert:certificate_required",
+    _w("nginx-server", r"client sent no required SSL certificate", "alert:certificate_required",
        "nginx's log as a server: the client sent no certificate (its users see '400 No required SSL "
        "certificate was sent')"),
-    _w("nginx", r"client SSL certificate verify error: \(10:", "alert:certificate_expired",
+    _w("nginx-server", r"client SSL certificate verify error: \(10:", "alert:certificate_expired",
        "nginx's log as a server: the client's certificate has expired", ("expired-client-cert",)),
-    _w("nginx", r"client SSL certificate verify error: \((?:2|19|20|21):", "alert:unknown_ca",
+    _w("nginx-server", r"client SSL certificate verify error: \((?:2|19|20|21):", "alert:unknown_ca",
        "nginx's log as a server: the client's certificate is not from a CA nginx trusts",
        ("unknown-client-cert",)),
     _w("envoy", r"upstream connect error or disconnect/reset before headers", None),

@@ -35,6 +35,7 @@ class Observation:
                            MappingProxyType({s: self.answers[s] for s in scenarios if s in self.answers}))
 
 
+MAX_OBSERVATIONS = 3
 _S = "openssl s_client -connect HOST:PORT"
 _DIAG = "tlslab diagnose HOST:PORT --servername NAME"
 
@@ -71,8 +72,10 @@ OBSERVATIONS: tuple[Observation, ...] = (
             "sni-required": "with server_name: a certificate; without: alert handshake_failure (40) or "
                             "unrecognized_name (112)",
             "sni-default-cert": "both succeed, with different certificates (compare subject= of the two)",
-            "cipher-mismatch": "both fail alike: server_name changes nothing",
-            "protocol-mismatch": "both fail alike: server_name changes nothing",
+            "cipher-mismatch": "both fail alike, alert handshake_failure: server_name changes nothing (the "
+                               "suites do; see the cipher check)",
+            "protocol-mismatch": "both fail alike, alert protocol_version: server_name changes nothing (the "
+                                 "version does; see the version check)",
             "hostname-mismatch": "both serve the same certificate, whose names lack NAME",
         })),
     Observation(
@@ -149,8 +152,7 @@ def _gateway_log(catalog: Catalog) -> Observation:
     return Observation(
         "gateway-log",
         "What does the gateway log for the failed request (its own TLS error towards the backend)?",
-        ("grep -E 'SSL_do_handshake|upstream SSL' /var/log/nginx/error.log | tail -1",
-         "tlslab explain \"$(grep 'upstream' /var/log/nginx/error.log | tail -1)\"",
+        ("grep upstream /var/log/nginx/error.log | tail -1 | tlslab explain -",
          "tlslab diagnose BACKEND:PORT --servername NAME"),
         MappingProxyType(answers))
 
@@ -172,17 +174,20 @@ def tell_apart(candidates: Sequence[str], catalog: Catalog, *, gateway_first: bo
     if len(ids) == 1:
         hit = next((o for o in pool if ids[0] in o.answers), None)
         return (hit.restricted(ids),) if hit else ()
-    unseparated = {frozenset(p) for p in combinations(ids, 2)}
+    # Each pair separated twice where the table allows (a second, independent observation), at most 3.
+    need = {frozenset(p): 2 for p in combinations(ids, 2)}
     chosen: list[Observation] = []
-    while unseparated:
+    while any(need.values()) and len(chosen) < MAX_OBSERVATIONS:
         def gain(o: Observation) -> int:
-            return sum(1 for pair in unseparated if _separates(o, pair))
+            return sum(1 for pair, n in need.items() if n and _separates(o, pair))
         best = max(pool, key=gain, default=None)
         if best is None or gain(best) == 0:
             break
         chosen.append(best)
         pool.remove(best)
-        unseparated = {p for p in unseparated if not _separates(best, p)}
+        for pair in need:
+            if need[pair] and _separates(best, pair):
+                need[pair] -= 1
     return tuple(o.restricted(ids) for o in chosen)
 
 
