@@ -12,7 +12,7 @@ Material the lab did not make. Two kinds:
   config (proxy_ssl_verify on) in front of them. Clients and versions: curl 7.88.1 (OpenSSL 3.0.22),
   openssl s_client 3.0.22, Python 3.11.2 ssl (OpenSSL 3.0.22), requests 2.34.2 / urllib3 2.8.0,
   OpenJDK 17.0.21.1 (HttpsURLConnection), Go 1.19.8 net/http, Node.js v20.20.2 https, gnutls-cli 3.7.9,
-  nginx 1.22.1. Per-run details (ports, thread ids, source lines, dates) are as printed.
+  nginx 1.22.1, Chromium 156.0.8078.114 (Playwright). Per-run details (ports, thread ids, source lines, dates) are as printed.
 * Quoted verbatim from public issue trackers, for clients this machine does not have (Schannel, .NET,
   SecureTransport, NSS, Firefox, OpenSSL 1.0.2/1.1.x, LibreSSL, Envoy/Istio, curl on GnuTLS); the
   comment names the repository and issue.
@@ -241,6 +241,10 @@ CORPUS: tuple[Real, ...] = (
          'server: , request: "GET / HTTP/1.1", upstream: "https://127.0.0.1:44715/", host: "127.0.0.1:44815"',
          "nginx", "alert:handshake_failure", _HANDSHAKE,
          "nginx 1.22.1 gateway, proxy_ssl_server_name off, SNI-only backend"),
+    Real('2026/12/01 19:44:18 [info] 14988#14988: *23 client sent no required SSL certificate while reading client '
+         'request headers, client: 127.0.0.1, server: , request: "GET / HTTP/1.1", host: "api.lab.test:44820"',
+         "nginx-server", "alert:certificate_required", ("unknown-client-cert",),
+         "nginx 1.22.1 ssl_verify_client on, curl without a client certificate"),
     Real('2026/12/01 19:44:18 [info] 14988#14988: *24 client SSL certificate verify error: (10:certificate has '
          'expired) while reading client request headers, client: 127.0.0.1, server: , request: "GET / HTTP/1.1", '
          'host: "api.lab.test:44820"', "nginx-server", "alert:certificate_expired", ("expired-client-cert",),
@@ -324,7 +328,15 @@ CORPUS: tuple[Real, ...] = (
          "negotiation:wrong-version", (), "envoyproxy/envoy#15584"),
     Real("upstream connect error or disconnect/reset before headers. reset reason: connection termination",
          "envoy", "closed", (), "istio/istio#47052"),
-    # Chrome (the lab's Chromium 156 printed these too; quoted here from EFForg/https-everywhere#17275, tailscale#8422)
+    # Chromium 156.0.8078.114 through Playwright (here), against the hand-built servers
+    Real("Page.goto: net::ERR_CERT_AUTHORITY_INVALID at https://localhost:44702/", "chrome", "verify:unknown-issuer",
+         _UNKNOWN_ISSUER, "Chromium 156 (here), leaf only from a CA it does not trust"),
+    Real("Page.goto: net::ERR_SSL_VERSION_OR_CIPHER_MISMATCH at https://localhost:44706/", "chrome",
+         "negotiation:version-or-cipher", ("cipher-mismatch", "protocol-mismatch"),
+         "Chromium 156 (here), TLSv1.0-only server"),
+    Real("Page.goto: net::ERR_SSL_PROTOCOL_ERROR at https://localhost:44714/", "chrome", "negotiation:protocol-error",
+         (), "Chromium 156 (here), plain-HTTP port"),
+    # Chrome, quoted from EFForg/https-everywhere#17275 and tailscale/tailscale#8422
     Real("NET::ERR_CERT_COMMON_NAME_INVALID", "chrome", "verify:hostname-mismatch",
          ("hostname-mismatch", "sni-default-cert"), "EFForg/https-everywhere#17275"),
     Real("ERR_SSL_PROTOCOL_ERROR", "chrome", "negotiation:protocol-error", (), "tailscale/tailscale#8422"),
