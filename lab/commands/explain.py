@@ -107,9 +107,9 @@ def explain(
 
     Exit codes: 0 explained; 1 not recognised (the closest known messages are shown); 2 bad input.
 
+    \b
     Examples:
-
-      tlslab explain 'curl: (35) error:0A000410:SSL routines::sslv3 alert handshake failure'
+      tlslab explain 'error:0A000410:SSL routines::sslv3 alert handshake failure'
 
       tlslab explain 'x509: certificate signed by unknown authority' --json
 
@@ -134,6 +134,7 @@ def explain(
             for c in result.closest:
                 for line in _wrap(c, "    ", "  - "):
                     out.print(line, soft_wrap=True)
-        out.print("Paste the client's exact error line; 'tlslab show ID' lists what each scenario's clients say.",
-                  soft_wrap=True)
+        for line in _wrap("Paste the client's exact error line; 'tlslab show ID' lists what each scenario's "
+                          "clients say.", ""):
+            out.print(line, soft_wrap=True)
     raise typer.Exit(0 if result.recognised else 1)

@@ -186,7 +186,7 @@ class Ranker:
                 for m in msgs:
                     if scenario.id in m.favours:
                         bonus = max(bonus, 0.1)
-                        why.append(f"'{_short(m.text)}': {next(iter(m.notes), 'this wording points here')}")
+                        why.append(f"this wording: {next(iter(m.notes), 'it points here')}")
                     if scenario.expect.documented and _similar(m.text, scenario.expect.documented):
                         bonus = max(bonus, 0.05)
                         why.append(f"the source document ({scenario.document}) quotes this message: "
