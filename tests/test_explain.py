@@ -203,3 +203,9 @@ def test_every_report_reads_at_80_columns(catalog: Catalog) -> None:
         e = explain_text(r.text, catalog)
         lines = render(e, limit=len(e.candidates))
         assert max(map(len, lines)) <= 80, (r.text, [ln for ln in lines if len(ln) > 80])
+
+
+def test_cli_reads_a_log_that_is_not_utf8() -> None:
+    done = subprocess.run([sys.executable, "-m", "lab", "explain", "-"], capture_output=True, cwd=ROOT, timeout=60,
+                          input="Schannel: CRYPT_E_REVOKED (0x80092010) - Zertifikat zurückgezogen".encode("latin-1"))
+    assert done.returncode == 0 and b"ocsp-revoked" in done.stdout, done.stderr

@@ -83,7 +83,8 @@ def _read(text: str) -> str:
     if text == "-":
         if sys.stdin.isatty():
             raise UserInputError("TEXT is '-': paste the message or log on stdin, then Ctrl-D")
-        data = sys.stdin.read(MAX_TEXT + 1)
+        # Logs are not always UTF-8 (a Windows event log, Latin-1 server logs): never a traceback for that.
+        data = sys.stdin.buffer.read(MAX_TEXT * 4 + 1).decode("utf-8", errors="replace")
     else:
         data = text
     if len(data) > MAX_TEXT:

@@ -110,7 +110,13 @@ def explain_symptoms(symptoms: Sequence[Symptom], catalog: Catalog, *, client_fa
 
 def explain_text(text: str, catalog: Catalog) -> Explanation:
     """Explain a pasted message or log: every recognised line is a message; noise is skipped."""
-    messages = [m for line in split_messages(text) if (m := classify(line)) is not None]
+    messages: list[Message] = []
+    seen: set[tuple[Symptom, tuple[str, ...]]] = set()
+    for line in split_messages(text):
+        m = classify(line)
+        if m is not None and (m.symptom, m.families) not in seen:  # a status line and its HTML title: once
+            seen.add((m.symptom, m.families))
+            messages.append(m)
     if not messages:
         return Explanation((), (), (), (), closest=tuple(closest_known(text)))
     return explain_symptoms([m.symptom for m in messages], catalog, messages=messages)

@@ -169,11 +169,12 @@ class Ranker:
              ) -> list[Candidate]:
         """Every scenario that explains at least one symptom, best first."""
         per_symptom = {s: [m for m in messages if m.symptom == s] for s in symptoms}
-        out: list[Candidate] = []
+        out: list[tuple[int, Candidate]] = []
         for scenario in self.catalog:
             evidence = self.by_scenario[scenario.id]
             have = {e.symptom for e in evidence}
             total = 0.0
+            explained = 0
             why: list[str] = []
             chosen: list[Evidence] = []
             for symptom in symptoms:
@@ -192,6 +193,7 @@ class Ranker:
                         why.append(f"the source document ({scenario.document}) quotes this message: "
                                    f"\"{_short(scenario.expect.documented)}\"")
                 if weight > 0.0:
+                    explained += 1
                     total += min(1.0, weight + bonus)
                     if reason:
                         why.append(reason)
@@ -200,10 +202,13 @@ class Ranker:
             if total <= 0.0:
                 continue
             score = round(total / max(1, len(symptoms)), 2)
-            out.append(Candidate(scenario.id, scenario.title, score, tuple(dict.fromkeys(why)),
-                                 fixes(scenario), reproduce(scenario, chosen, messages, client_family)))
-        out.sort(key=lambda c: (-c.score, c.scenario))
-        return out
+            out.append((explained, Candidate(scenario.id, scenario.title, score, tuple(dict.fromkeys(why)),
+                                             fixes(scenario), reproduce(scenario, chosen, messages, client_family))))
+        # A scenario that leaves one of the symptoms unexplained is no candidate when another explains more.
+        most = max((n for n, _ in out), default=0)
+        ranked = [c for n, c in out if n == most]
+        ranked.sort(key=lambda c: (-c.score, c.scenario))
+        return ranked
 
     def _weigh(self, scenario: Scenario, symptom: Symptom, evidence: list[Evidence], probe: str | None
                ) -> tuple[float, str, Evidence | None]:
@@ -236,7 +241,7 @@ def _family_probe(family: str | None) -> str | None:
 
 
 def _who(client: str) -> str:
-    return {GATEWAY_CLIENT: "the gateway", APP_CLIENT: "the app (through the gateway)"}.get(client, client)
+    return {APP_CLIENT: "app (through the gateway)"}.get(client, client)
 
 
 def _where(e: Evidence, scenario: Scenario) -> str:
