@@ -209,3 +209,23 @@ def test_cli_reads_a_log_that_is_not_utf8() -> None:
     done = subprocess.run([sys.executable, "-m", "lab", "explain", "-"], capture_output=True, cwd=ROOT, timeout=60,
                           input="Schannel: CRYPT_E_REVOKED (0x80092010) - Zertifikat zurückgezogen".encode("latin-1"))
     assert done.returncode == 0 and b"ocsp-revoked" in done.stdout, done.stderr
+
+
+def test_a_server_side_certificate_rejection_points_at_the_server_certificate(catalog: Catalog) -> None:
+    e = explain_symptoms([Symptom.parse("alert:certificate_unknown")], catalog)
+    assert "unknown-server-cert" in {c.scenario for c in e.candidates}
+
+
+def test_works_without_the_matrix(catalog: Catalog) -> None:
+    """An installed wheel has no docs/symptoms.json: the catalog alone still names the causes."""
+    from lab.explain.candidates import Ranker
+    from lab.explain.messages import classify as one
+    m = one("x509: certificate signed by unknown authority")
+    assert m is not None
+    ranked = Ranker(catalog, {"scenarios": []}).rank([m], [m.symptom])
+    assert {"incomplete-chain", "unknown-server-cert"} <= {c.scenario for c in ranked}
+
+
+def test_unknown_output_of_a_known_client_says_so(catalog: Catalog) -> None:
+    e = explain_text("curl: (6) Could not resolve host: api.example", catalog)
+    assert not e.recognised and "curl" in e.seen_families

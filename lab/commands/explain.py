@@ -17,7 +17,7 @@ import typer
 
 from lab.commands import err, lab_errors, out
 from lab.errors import UserInputError
-from lab.explain import Explanation, explain_text
+from lab.explain import FAMILIES, Explanation, explain_text
 from lab.scenario import Catalog
 
 WIDTH = 80
@@ -130,6 +130,11 @@ def explain(
             out.print(line, soft_wrap=True)
     else:
         out.print("not recognised: no known client message in this text.", soft_wrap=True)
+        if result.seen_families:
+            names = ", ".join(FAMILIES[f].name for f in result.seen_families)
+            for line in _wrap(f"It looks like output of {names}, but says nothing the lab knows as a TLS "
+                              "failure.", ""):
+                out.print(line, soft_wrap=True)
         if result.closest:
             out.print("closest known messages (none of them is a match):", soft_wrap=True)
             for c in result.closest:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.explain.candidates import Candidate, Fix, Ranker, load_matrix
-from lab.explain.messages import FAMILIES, Message, classify, known_examples, significant, split_messages
+from lab.explain.messages import FAMILIES, WORDINGS, Message, classify, known_examples, significant, split_messages
 from lab.explain.tellapart import Observation, tell_apart
 from lab.scenario import Catalog
 from lab.symptoms import Kind, Symptom
@@ -48,6 +48,7 @@ class Explanation:
     tell_apart: tuple[Observation, ...]
     unexplained: tuple[Symptom, ...] = ()  # recognised symptoms no catalog scenario produces
     closest: tuple[str, ...] = ()  # for unrecognised text: the known messages nearest to it
+    seen_families: tuple[str, ...] = ()  # for unrecognised text: clients whose output it looks like
 
     @property
     def recognised(self) -> bool:
@@ -118,7 +119,9 @@ def explain_text(text: str, catalog: Catalog) -> Explanation:
             seen.add((m.symptom, m.families))
             messages.append(m)
     if not messages:
-        return Explanation((), (), (), (), closest=tuple(closest_known(text)))
+        families = tuple(dict.fromkeys(w.family for line in split_messages(text) for w in WORDINGS
+                                   if w.pattern.search(line)))
+        return Explanation((), (), (), (), closest=tuple(closest_known(text)), seen_families=families)
     return explain_symptoms([m.symptom for m in messages], catalog, messages=messages)
 
 

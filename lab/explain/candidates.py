@@ -6,6 +6,13 @@ matrix ``docs/symptoms.json`` (what each lab probe *actually said* with each fau
 symptom the matrix saw from the same client family counts most; one only expected, or seen
 from another client, a little less; a related symptom (a generic ``verify:failed``, a
 gateway's 503) still counts, weakly, so the ranking degrades instead of going silent.
+
+Weights per symptom: 0.9 the matrix saw it from the same client family's probe; 0.85 the
+scenario expects it from that probe; 0.8 another client showed or is expected to show it;
+0.3-0.7 a related symptom; +0.1 when the exact wording points at the scenario (e.g. Node's
+"unable to verify the first certificate"), +0.05 when the scenario's source document quotes the
+message. A candidate's score is the mean over the symptoms; only scenarios that explain as many
+of the symptoms as the best one are candidates.
 """
 
 from __future__ import annotations
@@ -133,6 +140,10 @@ def _related(symptom: Symptom, have: set[Symptom], scenario: Scenario) -> tuple[
             Symptom(Kind.NEGOTIATION, "no-protocols")}
     if symptom in pair and have & pair:
         return 0.7, "the TLS versions do not overlap (which side notices first depends on the client)"
+    if symptom in (Symptom(Kind.ALERT, "certificate_unknown"), Symptom(Kind.ALERT, "bad_certificate")) and (
+            Kind.VERIFY in kinds):
+        return 0.5, ("the peer rejected a certificate; seen from the server's side (its log), that is the client "
+                     "refusing the server's certificate, as in this fault")
     if symptom == Symptom(Kind.NEGOTIATION, "no-ciphers") and any(
             "ciphers" in {*r.server, *r.client} for r in scenario.resolutions):
         return 0.7, "this client found no cipher suite in common; this fault's fix changes the suites"
