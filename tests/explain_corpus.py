@@ -149,6 +149,16 @@ CORPUS: tuple[Real, ...] = (
          "Java 17, a hand-written server that closes after the Client Hello"),
     Real("javax.net.ssl.SSLException: Unsupported or unrecognized SSL message", "java",
          "negotiation:wrong-version", (), "Java 17 against a plain-HTTP port"),
+    # Java 8 and 11+, quoted: apache/activemq#301 (Java 8), warmuuh/milkman#41 (Java 11+),
+    # kevinsawicki/http-request#143 (Java 8)
+    Real("Caused by: javax.net.ssl.SSLHandshakeException: java.security.cert.CertificateException: No name matching "
+         "{HOST} found", "java", "verify:hostname-mismatch", ("hostname-mismatch", "sni-default-cert"),
+         "apache/activemq#301"),
+    Real("javax.net.ssl.SSLHandshakeException: The server selected protocol version TLS10 is not accepted by client "
+         "preferences [TLS13, TLS12]", "java", "negotiation:protocol-version", ("protocol-mismatch",),
+         "warmuuh/milkman#41"),
+    Real("http.HttpRequest$HttpRequestException: javax.net.ssl.SSLProtocolException: handshake alert:  "
+         "unrecognized_name", "java", "alert:unrecognized_name", ("sni-required",), "kevinsawicki/http-request#143"),
     # ---------------------------------------------------------------- Go 1.19.8 net/http (here)
     Real('Get "https://localhost:44702/": x509: certificate signed by unknown authority', "go",
          "verify:unknown-issuer", _UNKNOWN_ISSUER, "Go 1.19.8, leaf only"),

@@ -121,6 +121,12 @@ WORDINGS: tuple[Wording, ...] = (
        "this Java client has no version left to offer (jdk.tls.disabledAlgorithms or jdk.tls.client.protocols)",
        ("protocol-mismatch",)),
     _w("java", r"Received fatal alert: (\w+)", None),
+    _w("java", r"The server selected protocol version TLS1[01]? is not accepted by client preferences",
+       "negotiation:protocol-version", "Java 11+ disables TLSv1.0/1.1 (jdk.tls.disabledAlgorithms); the server "
+       "offered nothing newer", ("protocol-mismatch",)),
+    _w("java", r"handshake alert:\s+unrecognized_name", "alert:unrecognized_name",
+       "Java 7/8 treat the server's unrecognized_name warning as fatal: the server does not know the name "
+       "sent in server_name"),
     _w("java", r"No subject alternative (?:DNS )?names? matching|No name matching", "verify:hostname-mismatch"),
     _w("java", r"Remote host (?:terminated the handshake|closed connection during handshake)", "closed",
        "the server closed the connection without an alert"),
