@@ -323,6 +323,50 @@ CORPUS: tuple[Real, ...] = (
          ("hostname-mismatch", "sni-default-cert"), "SchemaStore/schemastore#1734"),
     Real("Error code: MOZILLA_PKIX_ERROR_SELF_SIGNED_CERT", "firefox", "verify:self-signed", (),
          "EFForg/https-everywhere#17275"),
+    # Firefox, quoted: pyalot/webglstats-site#44, ssllabs/ssllabs-scan#973, ssllabs/ssllabs-scan#269,
+    # HabitRPG/habitica#3243, webcompat/web-bugs#45866, mnot/redbot#287, librespeed/speedtest#660,
+    # sitespeedio/browsertime#249 (URL-encoded as Firefox's error page put it), gogs/gogs#3606, syncthing#3593
+    Real("> Error code: SEC_ERROR_EXPIRED_CERTIFICATE", "nss", "verify:expired", ("expired-server-cert",),
+         "pyalot/webglstats-site#44"),
+    Real(">Error code: SSL_ERROR_RX_RECORD_TOO_LONG", "nss", "negotiation:wrong-version", (),
+         "ssllabs/ssllabs-scan#973"),
+    Real("An error occurred during a connection to must-staple-no-ocsp.serverhello.com. A required TLS feature is "
+         "missing. Error code: MOZILLA_PKIX_ERROR_REQUIRED_TLS_FEATURE_MISSING", "firefox", "revocation:no-staple",
+         ("ocsp-stapling-off", "ocsp-responder-down", "ocsp-responder-blocked"), "ssllabs/ssllabs-scan#269"),
+    Real("An error occurred during a connection to habitrpg.com. Peer's Certificate has been revoked. (Error code: "
+         "sec_error_revoked_certificate)", "nss", "revocation:revoked", ("ocsp-revoked",), "HabitRPG/habitica#3243"),
+    Real("Error code: SSL_ERROR_UNSUPPORTED_VERSION", "nss", "negotiation:protocol-version", ("protocol-mismatch",),
+         "webcompat/web-bugs#45866"),
+    Real("So in my strict Firefox I get: `SSL_ERROR_PROTOCOL_VERSION_ALERT`", "nss", "alert:protocol_version",
+         ("protocol-mismatch",), "mnot/redbot#287"),
+    Real("An error occurred during a connection to librespeed.org. The OCSP response contains out-of-date "
+         "information.", "firefox", "revocation:expired-response", ("ocsp-clock-skew",), "librespeed/speedtest#660 (1/2)"),
+    Real("Error code: SEC_ERROR_OCSP_OLD_RESPONSE", "nss", "revocation:expired-response", ("ocsp-clock-skew",),
+         "librespeed/speedtest#660 (2/2)"),
+    Real("Error%20code%3A%20%3Ca%20id%3D%22errorCode%22%20title%3D%22SEC_ERROR_OCSP_FUTURE_RESPONSE%22%3E"
+         "SEC_ERROR_OCSP_FUTURE_RESPONSE%3C/a%3E%0A", "nss", "revocation:not-yet-valid-response", ("ocsp-clock-skew",),
+         "sitespeedio/browsertime#249"),
+    Real("An error occurred during a connection to gogs.io. Invalid OCSP signing certificate in OCSP response. Error "
+         "code: SEC_ERROR_OCSP_INVALID_SIGNING_CERT", "nss", "revocation:untrusted-signer", ("ocsp-signer-untrusted",),
+         "gogs/gogs#3606"),
+    Real("An error occurred during a connection to forum.syncthing.net. The OCSP server experienced an internal "
+         "error. Error code: SEC_ERROR_OCSP_SERVER_ERROR", "nss", "revocation:responder-error", (),
+         "syncthing/syncthing#3593"),
+    # Schannel / .NET, quoted: olafmersmann/sendmailR#7, Mbed-TLS/mbedtls#436, dotnet/MQTTnet#1095
+    Real("schannel: next InitializeSecurityContext failed: SEC_E_CERT_EXPIRED (0x80090328)", "schannel",
+         "verify:expired", ("expired-server-cert",), "olafmersmann/sendmailR#7"),
+    Real("0 - A required certificate is not within its validity period when verifying against the current system "
+         "clock or the timestamp in the signed file.", "schannel", "verify:expired", ("expired-server-cert",),
+         "Mbed-TLS/mbedtls#436 (.NET's RemoteCertificateChainErrors detail)"),
+    Real("---> System.ComponentModel.Win32Exception (0x80090331): The client and server cannot communicate, because "
+         "they do not possess a common algorithm.", "dotnet", "negotiation:version-or-cipher",
+         ("cipher-mismatch", "protocol-mismatch"), "dotnet/MQTTnet#1095"),
+    # SecureTransport (macOS curl), quoted: CauldronDevelopmentLLC/oh-brother#14
+    Real("curl: (35) SSL peer handshake failed, the server most likely requires a client certificate to connect",
+         "securetransport", "alert:handshake_failure", _HANDSHAKE, "CauldronDevelopmentLLC/oh-brother#14"),
+    # curl on GnuTLS, quoted: envoyproxy/envoy#615 (no client certificate sent)
+    Real("curl: (56) GnuTLS recv error (-110): The TLS connection was non-properly terminated.", "gnutls", "closed",
+         (), "envoyproxy/envoy#615"),
     # curl on GnuTLS: jeroen/curl#259, icing/mod_md#32
     Real("server certificate verification failed. CAfile: /etc/ssl/certs/ca-certificates.crt CRLfile: none",
          "gnutls", "verify:failed", (), "jeroen/curl#259"),

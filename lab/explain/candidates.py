@@ -140,6 +140,9 @@ def _related(symptom: Symptom, have: set[Symptom], scenario: Scenario) -> tuple[
             Symptom(Kind.NEGOTIATION, "no-protocols")}
     if symptom in pair and have & pair:
         return 0.7, "the TLS versions do not overlap (which side notices first depends on the client)"
+    if symptom == Symptom(Kind.REVOCATION, "not-yet-valid-response") and scenario.client.clock_offset_days:
+        return 0.7, ("in this fault the client's clock is off; running behind, it sees the OCSP response as not yet "
+                     "valid")
     if symptom in (Symptom(Kind.ALERT, "certificate_unknown"), Symptom(Kind.ALERT, "bad_certificate")) and (
             Kind.VERIFY in kinds):
         return 0.5, ("the peer rejected a certificate; seen from the server's side (its log), that is the client "

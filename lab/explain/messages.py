@@ -151,7 +151,7 @@ WORDINGS: tuple[Wording, ...] = (
     _w("node", r"Client network socket disconnected before secure TLS connection", "closed",
        "the server closed the connection during the handshake without an alert"),
     # --- GnuTLS
-    _w("gnutls", r"\*\*\* (?:Fatal error|Received alert|PKI verification)|gnutls_handshake\(\)|"
+    _w("gnutls", r"\*\*\* (?:Fatal error|Received alert|PKI verification)|gnutls_handshake\(\)|GnuTLS recv error|"
                  r"CAfile: .+ CRLfile:", None),
     _w("gnutls", r"The certificate issuer is unknown", "verify:unknown-issuer"),
     _w("gnutls", r"The certificate chain uses expired certificate", "verify:expired"),
@@ -167,6 +167,8 @@ WORDINGS: tuple[Wording, ...] = (
        "NSS and Firefox say this for a missing intermediate and an untrusted root alike"),
     _w("firefox", r"MOZILLA_PKIX_ERROR_[A-Z_]+", None),
     _w("firefox", r"MOZILLA_PKIX_ERROR_SELF_SIGNED_CERT", "verify:self-signed"),
+    _w("firefox", r"The OCSP response contains out-of-date information", "revocation:expired-response",
+       "the stapled (or fetched) OCSP response is past its nextUpdate by this machine's clock"),
     _w("firefox", r"SSL_ERROR_BAD_CERT_DOMAIN", "verify:hostname-mismatch"),
     _w("nss", r"SSL_ERROR_NO_CYPHER_OVERLAP", "negotiation:no-ciphers"),
     _w("nss", r"SSL_ERROR_UNKNOWN_CA_ALERT", "alert:unknown_ca",
@@ -175,13 +177,15 @@ WORDINGS: tuple[Wording, ...] = (
     _w("schannel", r"schannel:|SEC_E_[A-Z_]+|CRYPT_E_[A-Z_]+|InitializeSecurityContext", None),
     _w("schannel", r"SEC_E_UNTRUSTED_ROOT|issued by an authority that is not trusted", "verify:unknown-issuer",
        "Schannel says this for a missing intermediate and an untrusted root alike"),
+    _w("schannel", r"A required certificate is not within its validity period", "verify:expired",
+       "Windows' wording (Schannel, .NET) for an expired or not yet valid certificate"),
     _w("schannel", r"SEC_E_ILLEGAL_MESSAGE", "alert:unspecified",
        "Schannel received a fatal alert but does not say which; the Windows System event log (Schannel, "
        "event 36887) has the alert number"),
     _w("schannel", r"CRYPT_E_REVOCATION_OFFLINE|0x80092013|0x80092012", "revocation:unavailable",
        "Windows could not reach the CA's revocation service (OCSP/CRL) from this machine",
        ("ocsp-responder-blocked", "ocsp-responder-down")),
-    _w("dotnet", r"System\.Security\.Authentication|System\.Net\.|AuthenticationException|"
+    _w("dotnet", r"System\.Security\.Authentication|System\.Net\.|AuthenticationException|Win32Exception|"
                  r"The remote certificate is invalid|The SSL connection could not be established", None),
     _w("dotnet", r"RemoteCertificateNameMismatch", "verify:hostname-mismatch"),
     _w("dotnet", r"The remote certificate is invalid according to the validation procedure(?!: RemoteCertificateName)",
@@ -192,6 +196,9 @@ WORDINGS: tuple[Wording, ...] = (
     # --- Apple SecureTransport (curl and apps on macOS)
     _w("securetransport", r"SSL certificate problem: Invalid certificate chain|SSL peer handshake failed|"
                           r"errSSL\w+|SecureTransport", None),
+    _w("securetransport", r"SSL peer handshake failed", "alert:handshake_failure",
+       "SecureTransport's text for a received handshake_failure alert; despite its guess about client "
+       "certificates, a cipher, version or SNI mismatch gives it too"),
     _w("securetransport", r"SSL certificate problem: Invalid certificate chain", "verify:failed",
        "SecureTransport's word for any chain it cannot validate (missing, wrong or untrusted CA, revoked)"),
     # --- Chrome/Chromium
