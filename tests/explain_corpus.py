@@ -202,6 +202,8 @@ CORPUS: tuple[Real, ...] = (
          "alert:handshake_failure", _HANDSHAKE, "Node 20.20.2, AES128-only client, AES256-only server"),
     Real("Error: Client network socket disconnected before secure TLS connection was established (code: "
          "ECONNRESET)", "node", "closed", (), "Node 20.20.2, a server that closes after the Client Hello"),
+    Real("Error: certificate is not yet valid (code: CERT_NOT_YET_VALID)", "node", "verify:not-yet-valid", (),
+         "Node 20.20.2, leaf valid from 2027"),
     Real("Error: self-signed certificate (code: DEPTH_ZERO_SELF_SIGNED_CERT)", "node", "verify:self-signed", (),
          "Node 20.20.2, self-signed leaf"),
     # ---------------------------------------------------------------- gnutls-cli 3.7.9 (here)
@@ -209,6 +211,8 @@ CORPUS: tuple[Real, ...] = (
          "verify:unknown-issuer", _UNKNOWN_ISSUER, "gnutls-cli 3.7.9, leaf only"),
     Real("- Status: The certificate is NOT trusted. The certificate chain uses expired certificate.", "gnutls",
          "verify:expired", ("expired-server-cert",), "gnutls-cli 3.7.9, expired leaf"),
+    Real("- Status: The certificate is NOT trusted. The certificate chain uses not yet valid certificate.", "gnutls",
+         "verify:not-yet-valid", (), "gnutls-cli 3.7.9, leaf valid from 2027"),
     Real("- Status: The certificate is NOT trusted. The name in the certificate does not match the expected.",
          "gnutls", "verify:hostname-mismatch", ("hostname-mismatch", "sni-default-cert"), "gnutls-cli 3.7.9"),
     Real("*** Received alert [40]: Handshake failed", "gnutls", "alert:handshake_failure", _HANDSHAKE,
