@@ -151,7 +151,7 @@ WORDINGS: tuple[Wording, ...] = (
     _w("node", r"Client network socket disconnected before secure TLS connection", "closed",
        "the server closed the connection during the handshake without an alert"),
     # --- GnuTLS
-    _w("gnutls", r"\*\*\* (?:Fatal error|Received alert|PKI verification)|gnutls_handshake\(\)|GnuTLS recv error|"
+    _w("gnutls", r"\*\*\* (?:Fatal error|Received alert|PKI verification)|gnutls_handshake\(\)|GnuTLS recv error|The certificate is NOT trusted|"
                  r"CAfile: .+ CRLfile:", None),
     _w("gnutls", r"The certificate issuer is unknown", "verify:unknown-issuer"),
     _w("gnutls", r"The certificate chain uses expired certificate", "verify:expired"),
