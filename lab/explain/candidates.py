@@ -296,7 +296,9 @@ def reproduce(scenario: Scenario, chosen: Sequence[Evidence], messages: Sequence
         nginx_dirs = {e.direction for e in chosen}
         if len(nginx_dirs) == 1:
             direction = next(iter(nginx_dirs))
-    probes = [p for m in messages if (p := m.probe()) in PROBES]
+    # The user's own client when the lab saw (or expects) the symptom from it, else a client that shows it.
+    shown_by = {e.client for e in chosen}
+    probes = [p for m in messages if (p := m.probe()) in PROBES and p in shown_by]
     if not probes:
         probes = [e.client for e in chosen if e.client in PROBES]
     if not probes:

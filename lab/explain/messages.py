@@ -34,27 +34,28 @@ class Family:
     name: str
     probe: str | None = None
     gateway: bool = False
+    library: bool = False  # a TLS library whose words an application passes on (curl prints OpenSSL's)
 
 
 FAMILIES: dict[str, Family] = {f.id: f for f in (
-    Family("openssl", "OpenSSL", "openssl"),
-    Family("openssl-3", "OpenSSL 3.x", "openssl"),
-    Family("openssl-1.1", "OpenSSL 1.1.x", "openssl"),
-    Family("openssl-1.0", "OpenSSL 1.0.x", "openssl"),
-    Family("libressl", "LibreSSL", "openssl"),
-    Family("boringssl", "BoringSSL (Envoy, gRPC)"),
+    Family("openssl", "OpenSSL", "openssl", library=True),
+    Family("openssl-3", "OpenSSL 3.x", "openssl", library=True),
+    Family("openssl-1.1", "OpenSSL 1.1.x", "openssl", library=True),
+    Family("openssl-1.0", "OpenSSL 1.0.x", "openssl", library=True),
+    Family("libressl", "LibreSSL", "openssl", library=True),
+    Family("boringssl", "BoringSSL (Envoy, gRPC)", library=True),
     Family("curl", "curl", "curl"),
     Family("python", "Python ssl", "python-ssl"),
     Family("requests", "Python requests/urllib3", "python-ssl"),
     Family("java", "Java (JSSE)", "java"),
     Family("go", "Go crypto/tls and crypto/x509"),
     Family("node", "Node.js"),
-    Family("gnutls", "GnuTLS"),
-    Family("nss", "NSS (curl on RHEL/CentOS 7, Firefox)"),
+    Family("gnutls", "GnuTLS", library=True),
+    Family("nss", "NSS (curl on RHEL/CentOS 7, Firefox)", library=True),
     Family("firefox", "Firefox"),
-    Family("schannel", "Windows Schannel"),
+    Family("schannel", "Windows Schannel", library=True),
     Family("dotnet", ".NET (SslStream, HttpClient)"),
-    Family("securetransport", "Apple SecureTransport"),
+    Family("securetransport", "Apple SecureTransport", library=True),
     Family("chrome", "Chrome/Chromium", "browser"),
     Family("nginx", "nginx error log", gateway=True),
     Family("nginx-server", "nginx error log (as the TLS server)"),
@@ -267,7 +268,8 @@ def classify(line: str) -> Message | None:
     if symptom.kind in (Kind.ERROR, Kind.OK):
         return None
     rows = [w for w in WORDINGS if w.pattern.search(text)]
-    families = tuple(dict.fromkeys(w.family for w in rows))
+    # The application first (curl, Java, nginx), then the TLS library whose words it passes on.
+    families = tuple(sorted(dict.fromkeys(w.family for w in rows), key=lambda f: FAMILIES[f].library))
     notes = tuple(dict.fromkeys(w.note for w in rows if w.note and (w.symptom is None or w.symptom == symptom)))
     favours = tuple(dict.fromkeys(s for w in rows if w.symptom == symptom for s in w.favours))
     return Message(text, symptom, families, notes, favours)
