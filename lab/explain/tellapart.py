@@ -84,7 +84,8 @@ OBSERVATIONS: tuple[Observation, ...] = (
         (f"{_S} -servername NAME -tls1_2 </dev/null", f"{_S} -servername NAME -tls1_3 </dev/null",
          f"{_S} -servername NAME -tls1 -cipher 'DEFAULT@SECLEVEL=0' </dev/null"),
         MappingProxyType({
-            "protocol-mismatch": "only -tls1 (TLSv1.0) completes; TLSv1.2 and 1.3 get alert protocol_version",
+            "protocol-mismatch": "only -tls1 (TLSv1.0) completes; -tls1_2 ends in 'unsupported protocol' or "
+                                 "alert protocol_version, -tls1_3 in alert protocol_version",
             "cipher-mismatch": "a version is agreed, then the suites: -tls1_2 fails with the client's ciphers "
                                "(see the cipher check)",
             "sni-required": "each version fails without server_name and succeeds with it",
