@@ -552,6 +552,9 @@ for _name, _sub_app in cli_extras():
 from lab.commands.matrix import matrix as _matrix  # noqa: E402 - docs/symptoms.md and docs/symptoms.json
 
 app.command("matrix")(_matrix)
+from lab.commands.explain import explain as _explain  # noqa: E402 - from a client's message to the causes
+
+app.command("explain")(_explain)
 
 
 @app.callback(invoke_without_command=True)

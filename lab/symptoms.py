@@ -8,7 +8,8 @@ can search for the exact message they were sent.
 A symptom is ``kind`` plus ``detail``, written ``kind:detail``:
 
     ok                      the handshake and the HTTP exchange succeeded
-    alert:<name>            the peer sent a fatal alert (RFC 8446 names: handshake_failure, unknown_ca, ...)
+    alert:<name>            the peer sent a fatal alert (RFC 8446 names: handshake_failure, unknown_ca, ...);
+                            alert:unspecified when the client does not say which (Schannel, GnuTLS's summary)
     verify:<reason>         this client rejected the peer's certificate (expired, unknown-issuer, hostname-mismatch, ...)
     revocation:<reason>     this client's revocation (OCSP) check failed; the certificate chain itself was fine:
         no-staple                the server stapled no OCSP response and the client requires one
@@ -127,6 +128,97 @@ def _r(pattern: str, kind: Kind, detail: str = "") -> Rule:
 # Certificate verification comes first: OpenSSL prints "certificate verify failed" *and*
 # sends an alert, and what the user must fix is the verification reason.
 RULES: tuple[Rule, ...] = (
+    # --- other clients' own words (tlslab explain; tests/explain_corpus.py holds a real message for each) ---
+    # Specific enough to go first: none of them appears in the lab's probes' messages.
+    # A server's log about the *client's* certificate: the symptom is what the client is told.
+    _r(r"client sent no required SSL certificate", Kind.ALERT, "certificate_required"),
+    _r(r"client SSL certificate verify error: \(10:", Kind.ALERT, "certificate_expired"),
+    _r(r"client SSL certificate verify error", Kind.ALERT, "unknown_ca"),
+    # Go crypto/x509 and crypto/tls (Go words alerts its own way: "unknown certificate authority").
+    _r(r"certificate has expired or is not yet valid: current time \S+ is before", Kind.VERIFY, "not-yet-valid"),
+    _r(r"x509: certificate is valid for .+, not |x509: certificate is not valid for any names|"
+       r"certificate relies on legacy Common Name field", Kind.VERIFY, "hostname-mismatch"),
+    _r(r"x509: certificate signed by unknown authority", Kind.VERIFY, "unknown-issuer"),
+    _r(r"remote error: tls: unknown certificate authority", Kind.ALERT, "unknown_ca"),
+    _r(r"remote error: tls: expired certificate", Kind.ALERT, "certificate_expired"),
+    _r(r"remote error: tls: unknown certificate\b", Kind.ALERT, "certificate_unknown"),
+    _r(r"remote error: tls: protocol version not supported", Kind.ALERT, "protocol_version"),
+    _r(r"remote error: tls: ([a-z ]+?)\s*$", Kind.ALERT),
+    _r(r"tls: first record does not look like a TLS handshake", Kind.NEGOTIATION, "wrong-version"),
+    # Node.js error codes, when only the code was pasted (its messages are OpenSSL's words).
+    _r(r"UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|SELF_SIGNED_CERT_IN_CHAIN",
+       Kind.VERIFY, "unknown-issuer"),
+    _r(r"\bCERT_HAS_EXPIRED\b", Kind.VERIFY, "expired"),
+    _r(r"\bCERT_NOT_YET_VALID\b", Kind.VERIFY, "not-yet-valid"),
+    _r(r"ERR_TLS_CERT_ALTNAME_INVALID", Kind.VERIFY, "hostname-mismatch"),
+    _r(r"DEPTH_ZERO_SELF_SIGNED_CERT", Kind.VERIFY, "self-signed"),
+    # GnuTLS (gnutls-cli; curl and git built on GnuTLS).
+    _r(r"The certificate issuer is unknown|certificate issuer is not trusted", Kind.VERIFY, "unknown-issuer"),
+    _r(r"certificate chain uses expired certificate", Kind.VERIFY, "expired"),
+    _r(r"certificate chain uses not yet valid certificate", Kind.VERIFY, "not-yet-valid"),
+    _r(r"The name in the certificate does not match", Kind.VERIFY, "hostname-mismatch"),
+    _r(r"Received alert \[(\d+)\]", Kind.ALERT),
+    _r(r"An unexpected TLS packet was received", Kind.NEGOTIATION, "wrong-version"),
+    _r(r"A packet with illegal or unsupported version was received", Kind.NEGOTIATION, "protocol-version"),
+    _r(r"server certificate verification failed\. CAfile|gnutls_handshake\(\) failed: Error in the certificate",
+       Kind.VERIFY, "failed"),
+    _r(r"The TLS connection was non-properly terminated", Kind.CLOSED),
+    # NSS: curl on RHEL/CentOS 7 and Firefox (SEC_ERROR_*, SSL_ERROR_*, MOZILLA_PKIX_ERROR_*).
+    _r(r"SEC_ERROR_UNKNOWN_ISSUER|SEC_ERROR_UNTRUSTED_ISSUER|Peer's Certificate issuer is not recognized|"
+       r"Peer's certificate issuer has been marked as not trusted", Kind.VERIFY, "unknown-issuer"),
+    _r(r"MOZILLA_PKIX_ERROR_SELF_SIGNED_CERT", Kind.VERIFY, "self-signed"),
+    _r(r"SEC_ERROR_EXPIRED_CERTIFICATE|SEC_ERROR_EXPIRED_ISSUER_CERTIFICATE|Peer's Certificate has expired",
+       Kind.VERIFY, "expired"),
+    _r(r"SSL_ERROR_BAD_CERT_DOMAIN", Kind.VERIFY, "hostname-mismatch"),
+    _r(r"SEC_ERROR_REVOKED_CERTIFICATE", Kind.REVOCATION, "revoked"),
+    _r(r"MOZILLA_PKIX_ERROR_REQUIRED_TLS_FEATURE_MISSING", Kind.REVOCATION, "no-staple"),
+    _r(r"SEC_ERROR_OCSP_OLD_RESPONSE|OCSP response contains out-of-date information", Kind.REVOCATION,
+       "expired-response"),
+    _r(r"SEC_ERROR_OCSP_FUTURE_RESPONSE", Kind.REVOCATION, "not-yet-valid-response"),
+    _r(r"SEC_ERROR_OCSP_INVALID_SIGNING_CERT|SEC_ERROR_OCSP_BAD_SIGNATURE", Kind.REVOCATION, "untrusted-signer"),
+    _r(r"SEC_ERROR_OCSP_(?:SERVER_ERROR|TRY_SERVER_LATER|UNAUTHORIZED_REQUEST)", Kind.REVOCATION, "responder-error"),
+    _r(r"SSL_ERROR_NO_CYPHER_OVERLAP", Kind.NEGOTIATION, "no-ciphers"),
+    _r(r"SSL_ERROR_UNSUPPORTED_VERSION", Kind.NEGOTIATION, "protocol-version"),
+    _r(r"SSL_ERROR_RX_RECORD_TOO_LONG", Kind.NEGOTIATION, "wrong-version"),
+    _r(r"SSL_ERROR_EXPIRED_CERT_ALERT", Kind.ALERT, "certificate_expired"),
+    _r(r"SSL_ERROR_BAD_CERT_ALERT", Kind.ALERT, "bad_certificate"),
+    _r(r"SSL_ERROR_REVOKED_CERT_ALERT", Kind.ALERT, "certificate_revoked"),
+    _r(r"SSL_ERROR_(\w+?)_ALERT\b", Kind.ALERT),
+    # Schannel (curl and git on Windows) and .NET (SslStream, HttpClient).
+    _r(r"SEC_E_UNTRUSTED_ROOT|CERT_E_UNTRUSTEDROOT|issued by an authority that is not trusted|"
+       r"errors in the certificate chain: (?:UntrustedRoot|PartialChain)", Kind.VERIFY, "unknown-issuer"),
+    _r(r"SEC_E_CERT_EXPIRED|CERT_E_EXPIRED|not within its validity period|"
+       r"errors in the certificate chain: NotTimeValid", Kind.VERIFY, "expired"),
+    _r(r"SEC_E_WRONG_PRINCIPAL|CERT_E_CN_NO_MATCH|The target principal name is incorrect|"
+       r"RemoteCertificateNameMismatch", Kind.VERIFY, "hostname-mismatch"),
+    _r(r"CRYPT_E_REVOKED|The certificate is revoked", Kind.REVOCATION, "revoked"),
+    _r(r"CRYPT_E_REVOCATION_OFFLINE|CRYPT_E_NO_REVOCATION_CHECK|0x8009201[23]\b", Kind.REVOCATION, "unavailable"),
+    _r(r"SEC_E_ALGORITHM_MISMATCH|do not possess a common algorithm", Kind.NEGOTIATION, "version-or-cipher"),
+    # Schannel does not say which alert it received; nor does GnuTLS's summary line.
+    _r(r"SEC_E_ILLEGAL_MESSAGE|0x80090326|The message received was unexpected or badly formatted|"
+       r"A TLS fatal alert has been received", Kind.ALERT, "unspecified"),
+    _r(r"The remote certificate is invalid according to the validation procedure|RemoteCertificateChainErrors|"
+       r"SEC_E_CERT_UNKNOWN", Kind.VERIFY, "failed"),
+    _r(r"remote party has closed the transport stream|unexpected EOF or 0 bytes from the transport stream",
+       Kind.CLOSED),
+    # SecureTransport (curl and apps on macOS): "SSL peer handshake failed, the server most likely requires a
+    # client certificate to connect" is its name for a received handshake_failure alert.
+    _r(r"SSL peer handshake failed", Kind.ALERT, "handshake_failure"),
+    # BoringSSL's reason codes (Envoy/Istio 503 bodies): "OPENSSL_internal:WRONG_VERSION_NUMBER".
+    _r(r"WRONG_VERSION_NUMBER", Kind.NEGOTIATION, "wrong-version"),
+    # An OpenSSL alert text followed by a bracketed tag (Nim's "[SslError]", other wrappers).
+    _r(r"(?:sslv3|tlsv1|tlsv13) alert ([a-z ]+?)(?=\s*\[)", Kind.ALERT),
+    # OpenSSL 1.0.2: the answer was not TLS at all (plain HTTP on the port, a proxy's error page).
+    _r(r"\bunknown protocol\b", Kind.NEGOTIATION, "wrong-version"),
+    # OpenSSL 3 against a TLSv1.0/1.1-only server: the version is negotiated, its SHA-1 signature then refused.
+    _r(r"legacy sigalg disallowed or unsupported", Kind.NEGOTIATION, "protocol-version"),
+    # curl 7.x on OpenSSL reports a *received* certificate_expired alert (the server rejected the client's
+    # certificate) as "SSL certificate verification failed" when its own verification passed.
+    _r(r"SSL certificate verification failed(?!.*(?:problem|verify result))", Kind.ALERT, "certificate_expired"),
+    # Java 8 words a peer's abort this way; Envoy a reset before the response; Node.js a close mid-handshake.
+    _r(r"Client network socket disconnected before secure TLS connection", Kind.CLOSED),
+    _r(r"Remote host closed connection during handshake|reset reason: (?:connection termination|"
+       r"remote connection failure)", Kind.CLOSED),
     # --- the revocation (OCSP) check failed: curl, s_client's printed status, the lab's own checks ---
     # Before the certificate rules: "OCSP response has expired" is about the response, not the certificate.
     _r(r"No OCSP response received|OCSP response: no response sent|no OCSP response (?:was )?stapled",
@@ -161,6 +253,8 @@ RULES: tuple[Rule, ...] = (
     _r(r"hostname mismatch|no alternative certificate subject name matches|"
        r"ip address mismatch|DNSMismatch|IPAddressMismatch|hostname '[^']*' doesn't match|"
        r"does not match (?:target host name|hostname|certificate's altnames)|owner does not match hostname|"
+       # nginx 1.22 as a gateway: 'upstream SSL certificate does not match "api.lab.test"'
+       r"SSL certificate does not match \"[^\"]*\"|"
        r"No subject alternative (?:DNS )?names? matching|No name matching|ERR_CERT_COMMON_NAME_INVALID",
        Kind.VERIFY, "hostname-mismatch"),
     _r(r"certificate has expired|CertificateExpiredException|certificate expired on|NotAfter:|ERR_CERT_DATE_INVALID.*expired|"
@@ -210,6 +304,11 @@ RULES: tuple[Rule, ...] = (
        # nginx's error log: "peer closed connection in SSL handshake", "upstream prematurely closed connection"
        r"(?:peer|prematurely) closed connection",
        Kind.CLOSED),
+    # --- an HTTP answer (a gateway's 502/503, nginx's 400 for a client certificate): last, so any TLS
+    # reason on the same line wins.
+    _r(r"(?:HTTP/[\d.]+ |<title>|^|\s)([45]\d\d) (?:Service (?:Temporarily )?Unavailable|Bad Gateway|"
+       r"Gateway Time-?out|Bad Request|The SSL certificate error|No required SSL certificate|SSL Certificate Error|"
+       r"SSL Certificate Required)", Kind.HTTP),
 )
 
 
