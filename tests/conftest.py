@@ -117,28 +117,27 @@ def harness(request: pytest.FixtureRequest, pki: Pki) -> Iterator["Harness"]:
 RUNNING_PROBES = ("java", "browser")  # probes that keep a process: one per module, as fixtures below
 
 
-@pytest.fixture(scope="module")
-def java() -> Iterator["Probe"]:
-    """One JVM for the module (skips naming what is missing; a failure under CI=true)."""
-    from lab.probes.java_probe import JavaProbe
-    probe = JavaProbe()
+def _running(name: str) -> Iterator["Probe"]:
+    """The named probe, entered for the module (skips naming what is missing; fails under CI=true)."""
+    from lab.probes import PROBES
+    probe = PROBES[name]()
     reason = probe.unavailable_reason()
     if reason:
-        skip_or_fail(f"the java probe cannot run: {reason}")
+        skip_or_fail(f"the {name} probe cannot run: {reason}")
     with probe:
         yield probe
+
+
+@pytest.fixture(scope="module")
+def java() -> Iterator["Probe"]:
+    """One JVM for the module."""
+    yield from _running("java")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator["Probe"]:
-    """One Chromium for the module (skips naming what is missing; a failure under CI=true)."""
-    from lab.probes.browser import BrowserProbe
-    probe = BrowserProbe()
-    reason = probe.unavailable_reason()
-    if reason:
-        skip_or_fail(f"the browser probe cannot run: {reason}")
-    with probe:
-        yield probe
+    """One Chromium for the module."""
+    yield from _running("browser")
 
 
 @pytest.fixture(scope="module")
