@@ -525,6 +525,10 @@ from lab.commands.matrix import matrix as _matrix  # noqa: E402 - docs/symptoms.
 
 app.command("matrix")(_matrix)
 
+from lab.commands.diagnose import diagnose_command  # noqa: E402 - tlslab diagnose HOST:PORT
+
+app.command("diagnose")(diagnose_command)
+
 
 @app.callback(invoke_without_command=True)
 def _root(version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False) -> None:
