@@ -31,8 +31,9 @@ def _wrap(text: str, first: str, rest: str) -> list[str]:
 def render(diagnosis: Diagnosis) -> list[str]:
     from lab.diagnose.observe import observation_lines
     o = diagnosis.observed
-    lines = [f"tlslab diagnose {diagnosis.target}" + (f" (server_name {o.servername})" if o.servername else "")
-             + f"  {diagnosis.run.elapsed:.2f}s, {len(diagnosis.run.results)} handshakes", "", "observed:"]
+    lines = _wrap(f"tlslab diagnose {diagnosis.target}" + (f" (server_name {o.servername})" if o.servername else "")
+                  + f": {len(diagnosis.run.results)} handshakes in {diagnosis.run.elapsed:.2f}s", "", "  ")
+    lines += ["", "observed:"]
     for topic, text in observation_lines(o):
         lines += _wrap(text, f"  {topic:<11} ", " " * 14)
     lines.append("")
@@ -59,6 +60,7 @@ def diagnose_command(
     client_cert: Annotated[Optional[Path], typer.Option("--client-cert", help="2-way TLS: the client certificate (PEM, with its chain).", show_default=False)] = None,
     client_key: Annotated[Optional[Path], typer.Option("--client-key", help="2-way TLS: the client certificate's private key (PEM).", show_default=False)] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per handshake.")] = 2.0,
+    clock_offset_days: Annotated[float, typer.Option("--clock-offset-days", help="Judge validity (certificates, OCSP staple) by a client clock this many days off (negative: behind), as a skewed client does.")] = 0.0,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON (schema tlslab.diagnose/1) on stdout.")] = False,
     scenarios: Annotated[Optional[Path], typer.Option("--scenarios", help="Scenario directory (default: the repo's scenarios/; env TLSLAB_SCENARIOS).", show_default=False)] = None,
 ) -> None:
@@ -83,7 +85,8 @@ def diagnose_command(
     from lab.diagnose import diagnose, make_client
 
     with lab_errors():
-        client, anchors = make_client(target, servername, ca_file, client_cert, client_key, timeout)
+        client, anchors = make_client(target, servername, ca_file, client_cert, client_key, timeout,
+                                      clock_offset_days)
         catalog = Catalog.load(scenarios)
         result = diagnose(client, anchors, catalog)
         if not result.reached:

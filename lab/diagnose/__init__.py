@@ -83,8 +83,8 @@ def _read_certs(path: Path, flag: str) -> list[x509.Certificate]:
     except OSError as exc:
         raise UserInputError(f"{flag} {path}: cannot be read ({exc.strerror}); give a readable PEM file") from None
     except ValueError:
-        raise UserInputError(f"{flag} {path}: holds no PEM certificate ('-----BEGIN CERTIFICATE-----'); "
-                             "give the CA or certificate in PEM form") from None
+        raise UserInputError(f"{flag} {path}: holds no PEM certificate; give it in PEM form "
+                             "(-----BEGIN CERTIFICATE-----)") from None
 
 
 def _check_key(cert_path: Path, key_path: Path) -> None:
@@ -119,7 +119,8 @@ def default_anchors() -> list[x509.Certificate]:
 
 def make_client(target: str, servername: str | None = None, ca_file: Path | None = None,
                 client_cert: Path | None = None, client_key: Path | None = None,
-                timeout: float = DEFAULT_TIMEOUT) -> tuple[Client, list[x509.Certificate]]:
+                timeout: float = DEFAULT_TIMEOUT, clock_offset_days: float = 0.0,
+                ) -> tuple[Client, list[x509.Certificate]]:
     """Validate the user's input into a :class:`Client` and its trust anchors."""
     host, port = parse_target(target)
     if (client_cert is None) != (client_key is None):
@@ -138,12 +139,14 @@ def make_client(target: str, servername: str | None = None, ca_file: Path | None
             raise UserInputError("--servername: empty name")
     if not 0 < timeout <= 60:
         raise UserInputError("--timeout must be between 0 and 60 seconds")
-    return Client(host, port, servername, ca_file, client_cert, client_key, timeout), anchors
+    if abs(clock_offset_days) > 36500:
+        raise UserInputError("--clock-offset-days must be within 100 years")
+    return Client(host, port, servername, ca_file, client_cert, client_key, timeout, clock_offset_days), anchors
 
 
 def diagnose(client: Client, anchors: list[x509.Certificate], catalog: Catalog,
              now: dt.datetime | None = None) -> Diagnosis:
     run = run_battery(client)
-    observed = observe(run, anchors, now)
+    observed = observe(run, anchors, now or client.clock())
     found = causes(observed, catalog) if observed.reached else ()
     return Diagnosis(observed.target, observed, found, run)

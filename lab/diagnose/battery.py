@@ -13,6 +13,7 @@ slowest single handshake.
 from __future__ import annotations
 
 import concurrent.futures
+import datetime as dt
 import select
 import socket
 import ssl
@@ -103,6 +104,10 @@ class Client:
     client_cert: Path | None = None
     client_key: Path | None = None
     timeout: float = DEFAULT_TIMEOUT
+    clock_offset_days: float = 0.0  # the client's clock, relative to this machine's (a skewed client)
+
+    def clock(self) -> dt.datetime:
+        return dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=self.clock_offset_days)
 
 
 def battery(client: Client) -> tuple[Attempt, ...]:
@@ -159,6 +164,10 @@ def _context(client: Client, attempt: Attempt, errors: list[tuple[int, int, str]
         return True  # see everything; the verdict is in `errors`
 
     ctx.set_verify(SSL.VERIFY_PEER, verify)
+    if client.clock_offset_days:
+        store = ctx.get_cert_store()
+        assert store is not None
+        store.set_time(client.clock())
     ctx.set_options(SSL.OP_NO_TICKET)
     if attempt.client_cert and client.client_cert and client.client_key:
         ctx.use_certificate_chain_file(str(client.client_cert))

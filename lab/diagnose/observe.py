@@ -181,7 +181,8 @@ class Observed:
     client_auth: ClientAuth
     staple: Staple
     alerts: tuple[tuple[str, str], ...]  # attempt, alert name
-    now: dt.datetime
+    now: dt.datetime  # the client's clock, by which validity was judged
+    clock_offset_days: float
     elapsed: float
 
 
@@ -343,7 +344,8 @@ def observe(run: Run, anchors: list[x509.Certificate], now: dt.datetime | None =
         chain=chain, chain_no_sni=chain_no_sni, check=check, verify_errors=main.verify_errors,
         name_matches=name_ok, name_matches_no_sni=name_ok_no_sni, sni=sni,
         versions=Versions(tuple(accepted_v), tuple(refused_v)), families=Families(tuple(accepted_f), tuple(refused_f)),
-        client_auth=client_auth, staple=staple, alerts=alerts, now=now, elapsed=run.elapsed,
+        client_auth=client_auth, staple=staple, alerts=alerts, now=now, clock_offset_days=client.clock_offset_days,
+        elapsed=run.elapsed,
     )
 
 
@@ -417,4 +419,7 @@ def observation_lines(o: Observed) -> list[tuple[str, str]]:
     else:
         lines.append(("client-cert", "no client certificate asked for"))
     lines.append(("ocsp", f"staple: {o.staple.status}: {o.staple.message}"))
+    if o.clock_offset_days:
+        lines.append(("clock", f"judged by the client's clock {o.now:%Y-%m-%d %H:%M}Z "
+                      f"({o.clock_offset_days:+g} days from this machine's)"))
     return lines

@@ -194,8 +194,8 @@ def client_cert_rule(o: Observed) -> Iterator[Finding]:
 _STAPLE_CAUSES = {
     "revoked": ("ocsp-revoked", 90, "the stapled OCSP response says the certificate is revoked"),
     "untrusted-signer": ("ocsp-signer-untrusted", 86, "the stapled OCSP response's signer is not trusted"),
-    "expired-response": ("ocsp-clock-skew", 72, "the stapled OCSP response has expired by this machine's clock"),
-    "not-yet-valid-response": ("ocsp-clock-skew", 72, "the stapled OCSP response is not yet valid by this machine's clock"),
+    "expired-response": ("ocsp-clock-skew", 72, "the stapled OCSP response has expired by the client's clock"),
+    "not-yet-valid-response": ("ocsp-clock-skew", 72, "the stapled OCSP response is not yet valid by the client's clock"),
     "responder-error": ("ocsp-responder-down", 74, "the server staples the responder's error answer: no certificate status"),
     "malformed": ("ocsp-responder-down", 70, "the stapled bytes are not an OCSP response"),
     "unknown": ("ocsp-responder-down", 68, "the stapled OCSP response gives no usable status for this certificate"),
@@ -209,7 +209,9 @@ def ocsp_rule(o: Observed) -> Iterator[Finding]:
     st = o.staple
     if st.status in _STAPLE_CAUSES:
         scenario, score, what = _STAPLE_CAUSES[st.status]
-        yield _f(scenario, score, f"{what}: {st.message}")
+        skew = (f"the client's clock is {o.clock_offset_days:+g} days from this machine's: synchronise it"
+                if o.clock_offset_days and scenario == "ocsp-clock-skew" else "")
+        yield _f(scenario, score, f"{what}: {st.message}", skew)
         return
     incomplete = o.check.status == "missing-issuer" and o.check.stopped_at == 0
     if st.status == "unchecked" or (st.status == "none" and leaf.aia_ocsp and incomplete):
