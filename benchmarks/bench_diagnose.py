@@ -99,16 +99,16 @@ def main() -> None:
     print()
     right = 0
     print(f"{'source':8} {'fault / fix':40} {'named (best first)':27} ok")
-    for source, fault, expected, named in rows:
-        got = named.split(",")
+    for source, fault, expected, label in rows:
+        got = label.split(",")
         wanted = expected.split()[0].split("|")
         if expected == "healthy":
-            ok = named == "healthy"
+            ok = label == "healthy"
         else:  # the fault named; first, or after a cause of the same family (the OCSP no-staple trio)
             ok = any(w in got for w in wanted) and (got[0] in wanted or got[0].startswith("ocsp-")
                                                     and wanted[0].startswith("ocsp-"))
         right += ok
-        shown = named if len(named) <= 27 else named[:24] + "..."
+        shown = label if len(label) <= 27 else label[:24] + "..."
         print(f"{source:8} {fault[:40]:40} {shown:27} {'✓' if ok else '✗ expected ' + expected}")
     print(f"\n{right}/{len(rows)} named right")
 

@@ -114,7 +114,7 @@ def stdlib_sni_only_server(pki: HandPki) -> Iterator[int]:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(pki.bundle("leaf-full", "leaf", "intermediate"), pki.key("leaf"))
 
-    def pick(sock: ssl.SSLSocket, name: str | None, context: ssl.SSLContext) -> int | None:
+    def pick(sock: object, name: str | None, context: ssl.SSLContext) -> int | None:
         return None if name == NAME else ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE
 
     ctx.sni_callback = pick

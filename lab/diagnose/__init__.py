@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import ssl
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,9 @@ def default_anchors() -> list[x509.Certificate]:
     """The system trust store (what OpenSSL's default verify file holds), for the chain analysis."""
     path = ssl.get_default_verify_paths().openssl_cafile
     try:
-        return load_pem_certificates(Path(path)) if path else []
+        with warnings.catch_warnings():  # some distributions' bundles hold certificates cryptography frowns on
+            warnings.simplefilter("ignore")
+            return load_pem_certificates(Path(path)) if path else []
     except (OSError, ValueError):
         return []
 

@@ -66,6 +66,7 @@ class Attempt:
     client_cert: bool = False
     request_staple: bool = False
     http: bool = False  # send a GET after the handshake (a 2-way server may reject only then)
+    verify: bool = False  # record OpenSSL's verification against the trust anchor
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def battery(client: Client) -> tuple[Attempt, ...]:
     """Every attempt for this client, the as-configured one first."""
     cert = client.client_cert is not None
     attempts = [
-        Attempt("as-configured", sni=True, client_cert=cert, request_staple=True, http=True),
+        Attempt("as-configured", sni=True, client_cert=cert, request_staple=True, http=True, verify=True),
         Attempt("no-sni", sni=False, min_version=Protocol.TLSv1_0, ciphers=BROAD_CIPHERS, client_cert=cert),
     ]
     if cert:
@@ -150,13 +151,14 @@ def _context(client: Client, attempt: Attempt, errors: list[tuple[int, int, str]
         ctx.set_cipher_list(attempt.ciphers.encode())
     if attempt.min_version == Protocol.TLSv1_3:
         ctx.set_cipher_list(BROAD_CIPHERS.encode())
-    if client.ca_file:
-        ctx.load_verify_locations(str(client.ca_file))
-    else:
-        ctx.set_default_verify_paths()
-        default = ssl.get_default_verify_paths().openssl_cafile
-        if default and Path(default).is_file():
-            ctx.load_verify_locations(default)
+    if attempt.verify:  # only the as-configured verdict is read; loading a system store costs ~30 ms
+        if client.ca_file:
+            ctx.load_verify_locations(str(client.ca_file))
+        else:
+            ctx.set_default_verify_paths()
+            default = ssl.get_default_verify_paths().openssl_cafile
+            if default and Path(default).is_file():
+                ctx.load_verify_locations(default)
 
     def verify(conn: SSL.Connection, cert: object, errnum: int, depth: int, ok: int) -> bool:
         if not ok:

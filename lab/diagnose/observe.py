@@ -263,7 +263,11 @@ def _what(result: Result) -> str:
     if result.completed or result.chain:
         return "accepted"
     alert = _alert(result)
-    return f"alert {alert}" if alert else (str(result.symptom) if result.symptom else "failed")
+    if alert:
+        return f"alert {alert}"
+    if result.symptom is not None and result.symptom.detail == "protocol-version":
+        return "the server answers with another version"
+    return str(result.symptom) if result.symptom else "failed"
 
 
 def _client_rejected(result: Result) -> bool:
@@ -385,12 +389,12 @@ def observation_lines(o: Observed) -> list[tuple[str, str]]:
     for i in o.check.unrelated:
         lines.append(("links", f"[{i}] {o.chain[i].subject}: served but issued nothing in the path"))
     anchor_src = str(o.ca_file) if o.ca_file else "the system trust store"
-    lines.append(("trust", f"path to {anchor_src} ({o.check.anchors_given} anchor{'s' if o.check.anchors_given != 1 else ''}): {o.check.status}"
-                  + (f" at {o.check.anchor}" if o.check.anchor else "")))
-    if o.verify_errors:
-        lines.append(("trust", "OpenSSL verify: " + "; ".join(f"num={n} {t} at depth {d}" for n, d, t in o.verify_errors)))
-    else:
-        lines.append(("trust", "OpenSSL verify: ok"))
+    if o.chain:
+        n = o.check.anchors_given
+        lines.append(("trust", f"path to {anchor_src} ({n} anchor{'s' if n != 1 else ''}): {o.check.status}"
+                      + (f" at {o.check.anchor}" if o.check.anchor else "")))
+        lines.append(("trust", "OpenSSL verify: " + ("; ".join(f"num={n} {t} at depth {d}" for n, d, t in o.verify_errors)
+                                                     if o.verify_errors else "ok")))
     if o.name_matches is not None:
         lines.append(("name", f"certificate {'matches' if o.name_matches else 'does NOT match'} "
                       f"{o.servername or o.target.rsplit(':', 1)[0]}"))

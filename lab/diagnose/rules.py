@@ -119,7 +119,7 @@ def name_rule(o: Observed) -> Iterator[Finding]:
                  f"with server_name `{o.servername}` the server sends `{leaf.subject}`, which matches; without "
                  f"server_name it sends a different (default) certificate `{other.subject}` "
                  f"(SAN: {', '.join(other.san) or 'none'}), which does not match",
-                 "the server is SNI-enabled: `openssl s_client -connect HOST:PORT` and `... -servername "
+                 f"the server is SNI-enabled: `openssl s_client -connect {o.target}` and `... -servername "
                  f"{o.servername}` show different certificates")
 
 
@@ -237,7 +237,10 @@ def fallback_rule(o: Observed) -> Iterator[Finding]:
     """A failure no catalog rule explains is still reported, with what was seen, never hidden."""
     if o.handshake_ok or not o.reached:
         return
+    not_tls = not o.chain and not o.versions.accepted and "wrong version number" in o.as_configured_raw
     yield _f(None, 1, f"the as-configured handshake failed: {o.as_configured_raw}",
+             "every attempt got an answer that is not TLS: is this a plain-HTTP port (or a proxy that "
+             "expects CONNECT)? try http:// on it" if not_tls else "",
              "no catalog cause matches the observations; see them above")
 
 
