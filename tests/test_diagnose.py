@@ -219,6 +219,18 @@ def test_cli_nothing_listening_exits_3(cli_env: dict[str, str]) -> None:
     assert "cannot connect" in " ".join(result.stderr.split())
 
 
+def test_cli_help_has_examples(cli_env: dict[str, str]) -> None:
+    result = tlslab(cli_env, "diagnose", "--help")
+    assert result.returncode == 0 and "Examples:" in result.stdout and "--ca-file" in result.stdout
+
+
+def test_every_nameable_cause_is_a_catalog_scenario(catalog: Catalog) -> None:
+    from lab.diagnose.rules import NAMED
+    assert NAMED <= set(catalog.ids)
+    # and every catalog scenario is nameable: a new scenario needs a rule (and a test) here
+    assert set(catalog.ids) <= NAMED
+
+
 # ------------------------------------------------------------------ (b) hand-written nginx.conf
 HAND_NGINX_CONF = """
 # written by hand for this test, not by lab/nginx_config.py

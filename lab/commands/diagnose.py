@@ -7,6 +7,7 @@ Registered by :mod:`lab.cli` as ``app.command("diagnose")(diagnose_command)``. T
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -53,6 +54,12 @@ def render(diagnosis: Diagnosis) -> list[str]:
     return lines
 
 
+def _print_json(result: Diagnosis) -> None:
+    # not through rich: a console wraps long lines, and JSON strings must stay whole
+    sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
+    sys.stdout.flush()
+
+
 def diagnose_command(
     target: Annotated[str, typer.Argument(metavar="HOST:PORT", help="The TLS endpoint, e.g. 127.0.0.1:8443 or [::1]:443.")],
     servername: Annotated[Optional[str], typer.Option("--servername", "-n", help="The name to send (SNI) and verify (default: HOST when it is a name; none for an IP address).", show_default=False)] = None,
@@ -91,11 +98,11 @@ def diagnose_command(
         result = diagnose(client, anchors, catalog)
         if not result.reached:
             if as_json:
-                out.print(json.dumps(result.as_json(), indent=2))
+                _print_json(result)
             raise EnvironmentError_(f"cannot connect to {result.target} at all: {result.observed.connect_error}; "
                                     "is the server running and the port right?")
     if as_json:
-        out.print(json.dumps(result.as_json(), indent=2))
+        _print_json(result)
     else:
         for line in render(result):
             out.print(line)

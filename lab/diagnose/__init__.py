@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import enum
 import ipaddress
 import ssl
 import warnings
@@ -53,12 +55,28 @@ class Diagnosis:
             "causes": [{"scenario": c.scenario, "title": c.title, "evidence": list(c.evidence), "fix": c.fix or None}
                        for c in self.causes],
             "observations": [{"topic": t, "text": text} for t, text in observation_lines(o)],
+            "facts": _jsonable(dataclasses.asdict(o)),
             "attempts": [{"name": r.attempt.name, "completed": r.completed, "server_answered": r.server_answered,
                           "protocol": r.protocol, "cipher": r.cipher, "certificates": len(r.chain),
                           "symptom": str(r.symptom) if r.symptom else "ok", "raw": r.raw,
                           "elapsed": round(r.elapsed, 3)} for r in self.run.results],
             "elapsed": round(self.run.elapsed, 3),
         }
+
+
+def _jsonable(value: Any) -> Any:
+    """asdict() output made JSON-ready: datetimes as ISO 8601, enums by value, paths as strings."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 def parse_target(text: str) -> tuple[str, int]:

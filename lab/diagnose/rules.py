@@ -244,6 +244,14 @@ def fallback_rule(o: Observed) -> Iterator[Finding]:
              "no catalog cause matches the observations; see them above")
 
 
+# Every id a rule may name; tests check each is a catalog scenario and each is named by some server.
+NAMED: frozenset[str] = frozenset({
+    "incomplete-chain", "wrong-intermediate", "unknown-server-cert", "expired-server-cert", "hostname-mismatch",
+    "sni-default-cert", "sni-required", "protocol-mismatch", "cipher-mismatch", "expired-client-cert",
+    "unknown-client-cert", "ocsp-revoked", "ocsp-signer-untrusted", "ocsp-clock-skew", "ocsp-responder-down",
+    "ocsp-responder-blocked", "ocsp-stapling-off", "ocsp-missing-intermediate",
+})
+
 RULES: tuple[Rule, ...] = (chain_rule, validity_rule, name_rule, sni_rule, version_rule, cipher_rule,
                            client_cert_rule, ocsp_rule, fallback_rule)
 
@@ -263,6 +271,7 @@ def causes(o: Observed, catalog: Catalog) -> tuple[Cause, ...]:
                     continue  # something named it already
                 found[None] = Cause(None, finding.evidence, "", finding.score)
                 continue
+            assert finding.scenario in NAMED, f"rule named {finding.scenario!r}, which is not in NAMED"
             scenario = catalog.get(finding.scenario)
             fix = next((r for r in scenario.resolutions if r.recommended), scenario.resolutions[0])
             found[finding.scenario] = Cause(finding.scenario, finding.evidence, fix.summary, finding.score,
