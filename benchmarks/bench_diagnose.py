@@ -69,7 +69,7 @@ def main() -> None:
                                                  for _ in range(args.repeat))
             expected = "healthy" if server.fault.startswith("healthy") else (
                 "expired-client-cert|unknown-client-cert" if server.fault == "client-cert-required" else server.fault)
-            rows.append(("s_server", server.fault, expected, ",".join(map(str, named)) or "healthy"))
+            rows.append(("s_server", server.name, expected, ",".join(map(str, named)) or "healthy"))
 
         pki = Pki.ensure(Path(certs))
         backend = make_backend("twisted")

@@ -123,6 +123,8 @@ def build_hand_pki(directory: Path) -> HandPki:
     p.issue("intermediate", "Hand Intermediate CA", "root", "ca")
     p.issue("leaf", NAME, "intermediate", "server")
     p.issue("leaf-expired", NAME, "intermediate", "server", when=past, days=30)
+    p.issue("leaf-future", NAME, "intermediate", "server",
+            when=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=10), days=30)
     p.issue("leaf-other-name", "other.hand.test", "intermediate", "server", san="other.hand.test")
     p.issue("leaf-ocsp", NAME, "intermediate", "server_ocsp")
     p.root("other-root", "Hand Other Root CA")
@@ -147,10 +149,15 @@ def build_hand_pki(directory: Path) -> HandPki:
 class HandServer:
     """One hand-configured fault: how to start s_server, and how to diagnose it."""
 
-    fault: str  # the catalog id diagnose must name ("healthy" for the controls)
+    fault: str  # the catalog id diagnose must name first ("healthy..." for the controls)
     args: tuple[str, ...]  # s_server arguments, relative to the PKI directory
     client_cert: str | None = None  # a HandPki name for --client-cert/--client-key
     ca_file: str = "root"
+    label: str = ""  # the test id, when one fault has several servers
+
+    @property
+    def name(self) -> str:
+        return self.label or self.fault
 
 
 HAND_SERVERS: tuple[HandServer, ...] = (
@@ -161,8 +168,14 @@ HAND_SERVERS: tuple[HandServer, ...] = (
     HandServer("wrong-intermediate", ("-cert", "leaf.pem", "-key", "leaf.key", "-cert_chain", "other-intermediate.pem")),
     HandServer("expired-server-cert", ("-cert", "leaf-expired.pem", "-key", "leaf-expired.key",
                                        "-cert_chain", "intermediate.pem")),
+    HandServer("expired-server-cert", ("-cert", "leaf-future.pem", "-key", "leaf-future.key",
+                                       "-cert_chain", "intermediate.pem"), label="not-yet-valid-server-cert"),
     HandServer("hostname-mismatch", ("-cert", "leaf-other-name.pem", "-key", "leaf-other-name.key",
                                      "-cert_chain", "intermediate.pem")),
+    # -servername_fatal: a Client Hello naming another host gets unrecognized_name; none gets the default
+    HandServer("hostname-mismatch", ("-cert", "sni-default.pem", "-key", "sni-default.key", "-servername",
+                                     "other.hand.test", "-servername_fatal", "-cert2", "sni-leaf.pem",
+                                     "-key2", "sni-leaf.key"), label="name-refused-by-sni-server"),
     HandServer("sni-default-cert", ("-cert", "sni-default.pem", "-key", "sni-default.key", "-servername", NAME,
                                     "-cert2", "sni-leaf.pem", "-key2", "sni-leaf.key")),
     HandServer("protocol-mismatch", ("-cert", "leaf.pem", "-key", "leaf.key", "-cert_chain", "intermediate.pem",
@@ -193,7 +206,7 @@ def s_server(pki: HandPki, server: HandServer) -> Iterator[int]:
     """Run `openssl s_server -www` on 127.0.0.1, yield its port; always stopped afterwards."""
     if shutil.which("openssl") is None:
         raise RuntimeError("openssl is not installed")
-    log = pki.dir / f"s_server-{server.fault}-{time.monotonic_ns()}.log"
+    log = pki.dir / f"s_server-{server.name}-{time.monotonic_ns()}.log"
     with open(log, "w") as sink:  # a file, not a pipe: s_server's chatter can never block it
         proc = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:0", "-www", *server.args],
                                 cwd=pki.dir, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

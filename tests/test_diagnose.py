@@ -66,7 +66,7 @@ def hand_diagnose(pki: HandPki, server: HandServer, port: int, catalog: Catalog)
 
 
 # ------------------------------------------------------------------ (a) openssl s_server, by hand
-@pytest.mark.parametrize("server", HAND_SERVERS, ids=[s.fault for s in HAND_SERVERS])
+@pytest.mark.parametrize("server", HAND_SERVERS, ids=[s.name for s in HAND_SERVERS])
 def test_hand_built_s_server(hand_pki: HandPki, server: HandServer, catalog: Catalog) -> None:
     with s_server(hand_pki, server) as port:
         d = hand_diagnose(hand_pki, server, port, catalog)
@@ -78,6 +78,10 @@ def test_hand_built_s_server(hand_pki: HandPki, server: HandServer, catalog: Cat
         assert "requires a client certificate" in d.causes[0].evidence[0]
     else:
         assert ids(d)[0] == server.fault, show(d)
+    if server.name == "not-yet-valid-server-cert":
+        assert "not yet valid" in d.causes[0].evidence[0]
+    if server.name == "name-refused-by-sni-server":
+        assert "unrecognized_name" in d.causes[0].evidence[0]
 
 
 def test_incomplete_chain_evidence_names_the_missing_issuer(hand_pki: HandPki, catalog: Catalog) -> None:
@@ -413,6 +417,19 @@ def test_catalog_scenario_on_twisted(scenario_id: str, resolution_name: str | No
         check_fault(scenario, d)
     else:
         check_fixed(scenario, resolution, d)
+
+
+OTHER_DIRECTION = [s.id for s in Catalog.load(REPO / "scenarios")
+                   if s.direction is Direction.NORTHBOUND and Direction.SOUTHBOUND in s.directions]
+
+
+@pytest.mark.parametrize("scenario_id", OTHER_DIRECTION)
+def test_catalog_fault_southbound(scenario_id: str, catalog: Catalog, pki: Pki, cli_env: dict[str, str]) -> None:
+    """The same faults behind a gateway: diagnose the backend endpoint `tlslab up --direction southbound` lists."""
+    scenario = catalog.get(scenario_id)
+    with tlslab_up(cli_env, scenario_id, None, direction="southbound") as info:
+        assert any(e["role"] == "gateway" for e in info["endpoints"])
+        check_fault(scenario, diagnose_up(info, scenario, None, pki, catalog))
 
 
 NGINX_SET = ["incomplete-chain", "wrong-intermediate", "sni-default-cert", "sni-required", "cipher-mismatch",

@@ -105,7 +105,18 @@ def validity_rule(o: Observed) -> Iterator[Finding]:
 
 def name_rule(o: Observed) -> Iterator[Finding]:
     """hostname-mismatch vs sni-default-cert: compare the certificates with and without SNI (APIGEE's steps)."""
-    if not o.servername or not o.chain:
+    if not o.servername:
+        return
+    refused_name = dict(o.alerts).get("as-configured") == "unrecognized_name"
+    if not o.chain and refused_name and o.sni.without_sni_ok and o.chain_no_sni:
+        other = o.chain_no_sni[0]
+        yield _f("hostname-mismatch", 75,
+                 f"the server refuses server_name `{o.servername}` (alert unrecognized_name): it serves no "
+                 f"such name; without server_name it answers with `{other.subject}` "
+                 f"(SAN: {', '.join(other.san) or 'none'})",
+                 "check the name the client uses (the URL's host) against the names the server is configured for")
+        return
+    if not o.chain:
         return
     leaf = o.chain[0]
     names = ", ".join(leaf.san) if leaf.san else "none (CN only)"
