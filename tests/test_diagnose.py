@@ -78,6 +78,7 @@ def test_hand_built_s_server(hand_pki: HandPki, server: HandServer, catalog: Cat
         assert "requires a client certificate" in d.causes[0].evidence[0]
     else:
         assert ids(d)[0] == server.fault, show(d)
+    assert max(len(line) for line in show(d).splitlines()) <= 80
     if server.name == "not-yet-valid-server-cert":
         assert "not yet valid" in d.causes[0].evidence[0]
     if server.name == "name-refused-by-sni-server":
@@ -113,15 +114,16 @@ def test_unknown_ca_becomes_healthy_with_its_anchor(hand_pki: HandPki, catalog: 
 
 
 @contextlib.contextmanager
-def stdlib_sni_only_server(pki: HandPki) -> Iterator[int]:
-    """An SNI-only server on CPython's ssl module (not the lab's code): no server_name, handshake_failure."""
+def stdlib_server(pki: HandPki, sni_only: bool = True, status: str = "200 OK") -> Iterator[int]:
+    """A server on CPython's ssl module (not the lab's code); SNI-only: no server_name, handshake_failure."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(pki.bundle("leaf-full", "leaf", "intermediate"), pki.key("leaf"))
 
     def pick(sock: object, name: str | None, context: ssl.SSLContext) -> int | None:
         return None if name == NAME else ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE
 
-    ctx.sni_callback = pick
+    if sni_only:
+        ctx.sni_callback = pick
     listener = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
 
@@ -136,7 +138,7 @@ def stdlib_sni_only_server(pki: HandPki) -> Iterator[int]:
                 try:
                     with ctx.wrap_socket(conn, server_side=True) as tls:
                         tls.recv(4096)
-                        tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
+                        tls.sendall(f"HTTP/1.1 {status}\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n".encode())
                 except (OSError, ssl.SSLError):
                     pass
 
@@ -151,7 +153,7 @@ def stdlib_sni_only_server(pki: HandPki) -> Iterator[int]:
 
 
 def test_sni_required_on_a_stdlib_server(hand_pki: HandPki, catalog: Catalog) -> None:
-    with stdlib_sni_only_server(hand_pki) as port:
+    with stdlib_server(hand_pki) as port:
         client, anchors = make_client(f"127.0.0.1:{port}", NAME, hand_pki.path("root"))
         d = diagnose(client, anchors, catalog)
         assert ids(d) == ["sni-required"], show(d)
@@ -159,6 +161,14 @@ def test_sni_required_on_a_stdlib_server(hand_pki: HandPki, catalog: Catalog) ->
         # without a name diagnose cannot send SNI: it still points at SNI, with less confidence
         client, anchors = make_client(f"127.0.0.1:{port}", None, hand_pki.path("root"))
         assert ids(diagnose(client, anchors, catalog))[0] == "sni-required"
+
+
+def test_an_api_answering_400_is_not_a_2way_server(hand_pki: HandPki, catalog: Catalog) -> None:
+    """nginx's 400 counts as a client-certificate rejection only when the server asked for a certificate."""
+    with stdlib_server(hand_pki, sni_only=False, status="400 Bad Request") as port:
+        client, anchors = make_client(f"127.0.0.1:{port}", NAME, hand_pki.path("root"))
+        d = diagnose(client, anchors, catalog)
+    assert d.healthy and d.observed.http_status == 400, show(d)
 
 
 # ------------------------------------------------------------------ the command itself

@@ -270,12 +270,19 @@ def _what(result: Result) -> str:
     return str(result.symptom) if result.symptom else "failed"
 
 
-def _client_rejected(result: Result) -> bool:
-    """The server refused this client over its certificate: an alert, or nginx's 400 page."""
+def _client_rejected(result: Result, asked: bool) -> bool:
+    """The server refused this client over its certificate: an alert, or (nginx) a 400 page.
+
+    `asked`: the server's CertificateRequest was seen. Without it only an alert that names the
+    certificate counts, so an API answering 400 to ``GET /`` is not taken for a 2-way server.
+    """
     if result.completed:
-        return result.http_status == 400
-    return bool(result.chain) or _alert(result) in {"certificate_required", "certificate_expired", "unknown_ca",
-                                                    "bad_certificate", "certificate_unknown", "access_denied"}
+        return asked and result.http_status == 400
+    alert = _alert(result)
+    if alert in {"certificate_required", "certificate_expired", "unknown_ca", "bad_certificate",
+                 "certificate_unknown", "access_denied"}:
+        return True
+    return asked and bool(result.chain)
 
 
 def observe(run: Run, anchors: list[x509.Certificate], now: dt.datetime | None = None) -> Observed:
@@ -323,19 +330,20 @@ def observe(run: Run, anchors: list[x509.Certificate], now: dt.datetime | None =
     without = run.get("no-client-cert") or main
     given = client.client_cert is not None
     ca_names = next((r.client_ca_names for r in run.results if r.client_ca_names), ())
-    requested = bool(ca_names) or (not given and _client_rejected(main) and not main.verify_errors) or (
-        given and _client_rejected(without))
+    asked = bool(ca_names)
+    requested = asked or _client_rejected(without, asked)
     cert_info = None
     if given and client.client_cert is not None:
         try:
             cert_info = CertInfo.of(load_pem_certificates(client.client_cert)[0])
         except (OSError, ValueError):
             cert_info = None
-    with_state = "-" if not given else ("rejected" if _client_rejected(main) else "ok" if main.completed else "failed")
+    with_state = "-" if not given else ("rejected" if _client_rejected(main, asked) else "ok" if main.completed
+                                        else "failed")
     client_auth = ClientAuth(
         requested=requested, ca_names=ca_names, given=given, with_cert=with_state,
         with_cert_raw=main.raw or main.http_line if given else "", with_cert_alert=_alert(main) if given else "",
-        without_cert="rejected" if _client_rejected(without) else ("ok" if without.completed else "failed"),
+        without_cert="rejected" if _client_rejected(without, asked) else ("ok" if without.completed else "failed"),
         without_cert_raw=without.raw or without.http_line, cert_info=cert_info,
     )
 
