@@ -171,6 +171,30 @@ def test_an_api_answering_400_is_not_a_2way_server(hand_pki: HandPki, catalog: C
     assert d.healthy and d.observed.http_status == 400, show(d)
 
 
+def test_a_plain_http_port_is_reported_as_not_tls(catalog: Catalog) -> None:
+    import http.server
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client, anchors = make_client(f"127.0.0.1:{httpd.server_address[1]}", NAME, None, timeout=1.0)
+        d = diagnose(client, anchors, catalog)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert ids(d) == [None] and any("not TLS" in e for e in d.causes[0].evidence), show(d)
+
+
+def test_a_silent_server_is_reported(catalog: Catalog) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))  # the kernel accepts; nobody ever answers
+    try:
+        client, anchors = make_client(f"127.0.0.1:{listener.getsockname()[1]}", NAME, None, timeout=0.5)
+        d = diagnose(client, anchors, catalog)
+    finally:
+        listener.close()
+    assert d.reached and ids(d) == [None] and any("never answers" in e for e in d.causes[0].evidence), show(d)
+
+
 # ------------------------------------------------------------------ the command itself
 def tlslab(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*TLSLAB, *args], env=env, capture_output=True, text=True, timeout=60, cwd=REPO)

@@ -272,10 +272,10 @@ class Run:
         return next((r for r in self.results if r.attempt.name == name), None)
 
 
-def run_battery(client: Client, workers: int = 8) -> Run:
-    """All attempts in parallel threads (each is short and mostly waits on the socket)."""
+def run_battery(client: Client) -> Run:
+    """All attempts at once, a thread each (each mostly waits on its socket): one timeout bounds the run."""
     started = time.monotonic()
     attempts = battery(client)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="diagnose") as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(attempts), thread_name_prefix="diagnose") as pool:
         results = tuple(pool.map(lambda a: run_attempt(client, a), attempts))
     return Run(client, results, time.monotonic() - started)

@@ -248,10 +248,15 @@ def fallback_rule(o: Observed) -> Iterator[Finding]:
     """A failure no catalog rule explains is still reported, with what was seen, never hidden."""
     if o.handshake_ok or not o.reached:
         return
-    not_tls = not o.chain and not o.versions.accepted and "wrong version number" in o.as_configured_raw
-    yield _f(None, 1, f"the as-configured handshake failed: {o.as_configured_raw}",
-             "every attempt got an answer that is not TLS: is this a plain-HTTP port (or a proxy that "
-             "expects CONNECT)? try http:// on it" if not_tls else "",
+    silent = not o.chain and not o.versions.accepted
+    hint = ""
+    if silent and "wrong version number" in o.as_configured_raw:
+        hint = ("every attempt got an answer that is not TLS: is this a plain-HTTP port (or a proxy that "
+                "expects CONNECT)? try http:// on it")
+    elif silent and all(w == "timeout" for _, w in o.versions.refused):
+        hint = ("the server accepts the TCP connection but never answers a Client Hello: something in between "
+                "drops it, or the service waits for the client to speak first (not TLS)")
+    yield _f(None, 1, f"the as-configured handshake failed: {o.as_configured_raw}", hint,
              "no catalog cause matches the observations; see them above")
 
 
