@@ -48,7 +48,7 @@ subjectAltName = DNS:client.hand.test
 
 
 def _run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
-    proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, env=env, timeout=60, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed: {proc.stderr.strip()}")
 

@@ -21,7 +21,6 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +30,6 @@ import pytest
 from conftest import REPO, require_tool
 from hand_servers import HAND_SERVERS, NAME, HandPki, HandServer, build_hand_pki, s_server
 from lab.diagnose import Diagnosis, diagnose, make_client
-from lab.errors import UserInputError
 from lab.pki import Pki
 from lab.scenario import Catalog, Direction, Resolution, Scenario
 
@@ -197,7 +195,7 @@ def test_a_silent_server_is_reported(catalog: Catalog) -> None:
 
 # ------------------------------------------------------------------ the command itself
 def tlslab(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*TLSLAB, *args], env=env, capture_output=True, text=True, timeout=60, cwd=REPO)
+    return subprocess.run([*TLSLAB, *args], env=env, capture_output=True, text=True, timeout=60, cwd=REPO, check=False)
 
 
 def test_cli_json_and_exit_codes(hand_pki: HandPki, cli_env: dict[str, str]) -> None:

@@ -44,7 +44,7 @@ class CertInfo:
     must_staple: bool
 
     @classmethod
-    def of(cls, cert: x509.Certificate) -> "CertInfo":
+    def of(cls, cert: x509.Certificate) -> CertInfo:
         try:
             san_ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
             san = tuple([*san_ext.get_values_for_type(x509.DNSName),
