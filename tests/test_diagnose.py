@@ -216,6 +216,20 @@ def test_cli_json_and_exit_codes(hand_pki: HandPki, cli_env: dict[str, str]) -> 
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
 
 
+def test_cli_client_certificate_rejected(hand_pki: HandPki, cli_env: dict[str, str]) -> None:
+    server = next(s for s in HAND_SERVERS if s.fault == "expired-client-cert")
+    cert = hand_pki.bundle("client-expired-full", "client-expired")
+    with s_server(hand_pki, server) as port:
+        result = tlslab(cli_env, "diagnose", f"127.0.0.1:{port}", "-n", NAME, "--ca-file", str(hand_pki.path("root")),
+                        "--client-cert", str(cert), "--client-key", str(hand_pki.key("client-expired")), "--json")
+    assert result.returncode == 1, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["causes"][0]["scenario"] == "expired-client-cert" and doc["causes"][0]["judged_by"] == "lab"
+    assert "certificate expired" in " ".join(doc["causes"][0]["evidence"])  # s_server's own alert, quoted
+    main = doc["attempts"][0]
+    assert main["name"] == "as-configured" and main["symptom"] == "alert:certificate_expired"
+
+
 def test_cli_human_output_lists_observations_then_causes(hand_pki: HandPki, cli_env: dict[str, str]) -> None:
     server = next(s for s in HAND_SERVERS if s.fault == "sni-default-cert")
     with s_server(hand_pki, server) as port:

@@ -52,13 +52,14 @@ class Diagnosis:
         return {
             "schema": SCHEMA, "target": self.target, "servername": o.servername,
             "ca_file": str(o.ca_file) if o.ca_file else None, "reached": o.reached, "healthy": self.healthy,
-            "causes": [{"scenario": c.scenario, "title": c.title, "evidence": list(c.evidence), "fix": c.fix or None}
-                       for c in self.causes],
+            # the lab's rules name causes; each attempt's outcome is the client's (OpenSSL's) own verdict
+            "causes": [{"scenario": c.scenario, "title": c.title, "evidence": list(c.evidence), "fix": c.fix or None,
+                        "judged_by": "lab"} for c in self.causes],
             "observations": [{"topic": t, "text": text} for t, text in observation_lines(o)],
             "facts": _jsonable(dataclasses.asdict(o)),
             "attempts": [{"name": r.attempt.name, "completed": r.completed, "server_answered": r.server_answered,
                           "protocol": r.protocol, "cipher": r.cipher, "certificates": len(r.chain),
-                          "symptom": str(r.symptom) if r.symptom else "ok", "raw": r.raw,
+                          "symptom": str(r.symptom) if r.symptom else "ok", "raw": r.raw, "judged_by": "client",
                           "elapsed": round(r.elapsed, 3)} for r in self.run.results],
             "elapsed": round(self.run.elapsed, 3),
         }

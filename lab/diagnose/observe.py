@@ -411,8 +411,9 @@ def observation_lines(o: Observed) -> list[tuple[str, str]]:
         lines.append(("sni", "without server_name: refused (" + (f"alert {s.without_sni_alert}" if s.without_sni_alert
                                                                else s.without_sni_raw) + ")"))
     elif s.same_certificate is False:
-        lines.append(("sni", f"without server_name: a DIFFERENT certificate: {o.chain_no_sni[0].subject}"
-                      + (f" (SAN {', '.join(o.chain_no_sni[0].san)})" if o.chain_no_sni[0].san else "")))
+        lines.append(("sni", "without server_name: a DIFFERENT certificate (SHA-256 "
+                      f"{o.chain_no_sni[0].fingerprint[:16]}... vs {o.chain[0].fingerprint[:16]}...):"))
+        lines += [("sni", f"[{i}] {c.line()}") for i, c in enumerate(o.chain_no_sni)]
     else:
         lines.append(("sni", "without server_name: the same certificate"))
     lines.append(("versions", "accepted: " + (", ".join(v.value for v in o.versions.accepted) or "none")
@@ -421,6 +422,11 @@ def observation_lines(o: Observed) -> list[tuple[str, str]]:
     lines.append(("suites", "TLS<=1.2 families accepted: " + (", ".join(f"{f} ({c})" if c else f for f, c in o.families.accepted)
                                                             or "none")
                   + ("; refused: " + ", ".join(f"{f} ({w})" for f, w in o.families.refused) if o.families.refused else "")))
+    by_alert: dict[str, list[str]] = {}
+    for attempt, alert in o.alerts:
+        by_alert.setdefault(alert, []).append(attempt)
+    lines.append(("alerts", "; ".join(f"{alert} (to {', '.join(names)})" for alert, names in by_alert.items())
+                  or "none received"))
     ca = o.client_auth
     if ca.requested:
         lines.append(("client-cert", "the server asks for a client certificate"
