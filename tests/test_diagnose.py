@@ -430,10 +430,12 @@ def diagnose_up(info: dict, scenario: Scenario, resolution: Resolution | None, p
     return diagnose(client, anchors, catalog)
 
 
-def check_fault(scenario: Scenario, d: Diagnosis) -> None:
+def check_fault(scenario: Scenario, d: Diagnosis, family_only: bool = False) -> None:
+    """The fault's id is named first (an OCSP one: among OCSP causes, or only the family when the
+    server itself hides the fault, as nginx does by never stapling a "revoked" answer)."""
     found = ids(d)
     if scenario.id in OCSP_IDS:
-        assert found and str(found[0]).startswith("ocsp-") and scenario.id in found, show(d)
+        assert found and str(found[0]).startswith("ocsp-") and (family_only or scenario.id in found), show(d)
     elif scenario.id in CLIENT_CERT_IDS:
         assert found[0] == scenario.id, show(d)
     else:
@@ -479,7 +481,10 @@ def test_catalog_fault_southbound(scenario_id: str, catalog: Catalog, pki: Pki, 
 
 
 NGINX_SET = ["incomplete-chain", "wrong-intermediate", "sni-default-cert", "sni-required", "cipher-mismatch",
-             "expired-client-cert", "ocsp-stapling-off"]
+             "protocol-mismatch", "expired-client-cert", "ocsp-stapling-off", "ocsp-revoked"]
+# nginx never staples a response whose status is not "good" (see scenarios/ocsp-revoked.toml):
+# its clients, diagnose included, see no staple at all
+NGINX_HIDES = {"ocsp-revoked"}
 
 
 def test_catalog_on_nginx(catalog: Catalog, pki: Pki, cli_env: dict[str, str]) -> None:
@@ -493,7 +498,10 @@ def test_catalog_on_nginx(catalog: Catalog, pki: Pki, cli_env: dict[str, str]) -
             with tlslab_up(cli_env, scenario_id, resolution.name if resolution else None, "nginx", "northbound") as info:
                 d = diagnose_up(info, scenario, resolution, pki, catalog)
             try:
-                check_fault(scenario, d) if resolution is None else check_fixed(scenario, resolution, d)
+                if resolution is None:
+                    check_fault(scenario, d, family_only=scenario_id in NGINX_HIDES)
+                else:
+                    check_fixed(scenario, resolution, d)
             except AssertionError as exc:
                 failures.append(f"{scenario_id} / {resolution.name if resolution else 'fault'}: {exc}")
     assert not failures, "\n\n".join(failures)
