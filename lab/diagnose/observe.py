@@ -173,6 +173,7 @@ class Observed:
     chain_no_sni: tuple[CertInfo, ...]
     check: ChainCheck
     verify_errors: tuple[tuple[int, int, str], ...]
+    verified: bool  # the as-configured handshake got as far as OpenSSL's certificate verification
     name_matches: bool | None  # None: nothing served, or no name to check
     name_matches_no_sni: bool | None
     sni: SniBehaviour
@@ -354,6 +355,7 @@ def observe(run: Run, anchors: list[x509.Certificate], now: dt.datetime | None =
         reached=reached, connect_error=main.raw if not reached else "", handshake_ok=main.completed,
         as_configured_raw=main.raw, http_status=main.http_status, http_line=main.http_line,
         chain=chain, chain_no_sni=chain_no_sni, check=check, verify_errors=main.verify_errors,
+        verified=bool(main.chain),
         name_matches=name_ok, name_matches_no_sni=name_ok_no_sni, sni=sni,
         versions=Versions(tuple(accepted_v), tuple(refused_v)), families=Families(tuple(accepted_f), tuple(refused_f)),
         client_auth=client_auth, staple=staple, alerts=alerts, now=now, clock_offset_days=client.clock_offset_days,
@@ -401,8 +403,12 @@ def observation_lines(o: Observed) -> list[tuple[str, str]]:
         n = o.check.anchors_given
         lines.append(("trust", f"path to {anchor_src} ({n} anchor{'s' if n != 1 else ''}): {o.check.status}"
                       + (f" at {o.check.anchor}" if o.check.anchor else "")))
-        lines.append(("trust", "OpenSSL verify: " + ("; ".join(f"num={n} {t} at depth {d}" for n, d, t in o.verify_errors)
-                                                     if o.verify_errors else "ok")))
+        if not o.verified:
+            lines.append(("trust", "OpenSSL verify: not reached (the as-configured handshake stopped first)"))
+        else:
+            lines.append(("trust", "OpenSSL verify: " + ("; ".join(f"num={n} {t} at depth {d}"
+                                                                   for n, d, t in o.verify_errors)
+                                                         if o.verify_errors else "ok")))
     if o.name_matches is not None:
         lines.append(("name", f"certificate {'matches' if o.name_matches else 'does NOT match'} "
                       f"{o.servername or o.target.rsplit(':', 1)[0]}"))
