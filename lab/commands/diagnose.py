@@ -83,11 +83,13 @@ def diagnose_command(
 
     Examples:
 
-      tlslab diagnose 127.0.0.1:8443 --servername api.lab.test --ca-file certs/root.pem
+      tlslab diagnose 127.0.0.1:8443 -n api.lab.test --ca-file root.pem
 
-      tlslab diagnose 127.0.0.1:8443 -n api.lab.test --ca-file root.pem --client-cert client.pem --client-key client.key
+      tlslab diagnose api.example.com:443
 
-      tlslab diagnose 127.0.0.1:8443 -n api.lab.test --ca-file root.pem --json | jq -r '.causes[].scenario'
+      tlslab diagnose 127.0.0.1:8443 --client-cert c.pem --client-key c.key
+
+      tlslab diagnose 127.0.0.1:8443 --json | jq -r '.causes[].scenario'
     """
     from lab.diagnose import diagnose, make_client
 
