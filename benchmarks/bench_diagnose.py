@@ -62,7 +62,7 @@ def main() -> None:
                 cert = hand.bundle(f"{server.client_cert}-full", server.client_cert) if server.client_cert else None
                 key = hand.key(server.client_cert) if server.client_cert else None
                 named = measure(f"127.0.0.1:{port}", NAME, hand.path(server.ca_file), cert, key)
-                if server.fault == "healthy":
+                if server.name == "healthy":
                     env = {**os.environ, "TLSLAB_CERTS": certs, "TLSLAB_STATE": state}
                     cli_wall = statistics.median(timed([*TLSLAB, "diagnose", f"127.0.0.1:{port}", "-n", NAME,
                                                         "--ca-file", str(hand.path("root"))], env)

@@ -162,6 +162,9 @@ class HandServer:
 
 HAND_SERVERS: tuple[HandServer, ...] = (
     HandServer("healthy", ("-cert", "leaf.pem", "-key", "leaf.key", "-cert_chain", "intermediate.pem")),
+    # TLS 1.3 only: no TLS <= 1.2 suite family is accepted, which is no fault
+    HandServer("healthy", ("-cert", "leaf.pem", "-key", "leaf.key", "-cert_chain", "intermediate.pem", "-tls1_3"),
+               label="healthy-tls13-only"),
     HandServer("incomplete-chain", ("-cert", "leaf.pem", "-key", "leaf.key")),
     HandServer("unknown-server-cert", ("-cert", "other-leaf.pem", "-key", "other-leaf.key",
                                        "-cert_chain", "other-intermediate.pem")),
