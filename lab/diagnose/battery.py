@@ -149,8 +149,6 @@ def _context(client: Client, attempt: Attempt, errors: list[tuple[int, int, str]
         ctx.set_max_proto_version(_VERSIONS[attempt.max_version])
     if attempt.ciphers:
         ctx.set_cipher_list(attempt.ciphers.encode())
-    if attempt.min_version == Protocol.TLSv1_3:
-        ctx.set_cipher_list(BROAD_CIPHERS.encode())
     if attempt.verify:  # only the as-configured verdict is read; loading a system store costs ~30 ms
         if client.ca_file:
             ctx.load_verify_locations(str(client.ca_file))
