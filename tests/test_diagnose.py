@@ -30,6 +30,7 @@ import pytest
 from conftest import REPO, require_tool
 from hand_servers import HAND_SERVERS, NAME, HandPki, HandServer, build_hand_pki, s_server
 from lab.diagnose import Diagnosis, diagnose, make_client
+from lab.errors import UserInputError
 from lab.pki import Pki
 from lab.scenario import Catalog, Direction, Resolution, Scenario
 
@@ -251,6 +252,16 @@ def test_cli_bad_input_exits_2(cli_env: dict[str, str], args: list[str], words: 
     result = tlslab(cli_env, "diagnose", *args)
     assert result.returncode == 2, result.stdout + result.stderr
     assert words in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
+
+
+def test_targets_parse() -> None:
+    from lab.diagnose import parse_target
+    assert parse_target("127.0.0.1:8443") == ("127.0.0.1", 8443)
+    assert parse_target("[::1]:443") == ("::1", 443)
+    assert parse_target("api.example.com:443") == ("api.example.com", 443)
+    for bad in ("[::1]", "[::1:443", ":443", "host:", "host:0"):
+        with pytest.raises(UserInputError):
+            parse_target(bad)
 
 
 def test_cli_not_a_pem_names_the_file(cli_env: dict[str, str], tmp_path: Path) -> None:
