@@ -125,6 +125,8 @@ def build_hand_pki(directory: Path) -> HandPki:
     p.issue("leaf-expired", NAME, "intermediate", "server", when=past, days=30)
     p.issue("leaf-future", NAME, "intermediate", "server",
             when=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=10), days=30)
+    p.issue("intermediate-expired", "Hand Expired Intermediate CA", "root", "ca", when=past, days=30)
+    p.issue("leaf-under-expired", NAME, "intermediate-expired", "server")
     p.issue("leaf-other-name", "other.hand.test", "intermediate", "server", san="other.hand.test")
     p.issue("leaf-ocsp", NAME, "intermediate", "server_ocsp")
     p.root("other-root", "Hand Other Root CA")
@@ -173,6 +175,8 @@ HAND_SERVERS: tuple[HandServer, ...] = (
                                        "-cert_chain", "intermediate.pem")),
     HandServer("expired-server-cert", ("-cert", "leaf-future.pem", "-key", "leaf-future.key",
                                        "-cert_chain", "intermediate.pem"), label="not-yet-valid-server-cert"),
+    HandServer("expired-server-cert", ("-cert", "leaf-under-expired.pem", "-key", "leaf-under-expired.key",
+                                       "-cert_chain", "intermediate-expired.pem"), label="expired-intermediate"),
     HandServer("hostname-mismatch", ("-cert", "leaf-other-name.pem", "-key", "leaf-other-name.key",
                                      "-cert_chain", "intermediate.pem")),
     # -servername_fatal: a Client Hello naming another host gets unrecognized_name; none gets the default

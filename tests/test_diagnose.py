@@ -80,6 +80,8 @@ def test_hand_built_s_server(hand_pki: HandPki, server: HandServer, catalog: Cat
     assert max(len(line) for line in show(d).splitlines()) <= 80
     if server.name == "not-yet-valid-server-cert":
         assert "not yet valid" in d.causes[0].evidence[0]
+    if server.name == "expired-intermediate":
+        assert "the served CA certificate [1] `CN=Hand Expired Intermediate CA" in d.causes[0].evidence[0]
     if server.name == "name-refused-by-sni-server":
         assert "unrecognized_name" in d.causes[0].evidence[0]
 
