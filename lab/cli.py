@@ -556,6 +556,10 @@ from lab.commands.explain import explain as _explain  # noqa: E402 - from a clie
 
 app.command("explain")(_explain)
 
+from lab.commands.diagnose import diagnose_command  # noqa: E402 - tlslab diagnose HOST:PORT
+
+app.command("diagnose")(diagnose_command)
+
 
 @app.callback(invoke_without_command=True)
 def _root(version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False) -> None:
