@@ -230,12 +230,11 @@ class Responder:
 
     def _start(self, bind: str) -> None:
         """In the reactor thread."""
-        from twisted.web import server  # only when a responder starts: keeps the CLI's start-up light
 
-        from lab.ocsp_http import OcspResource
+        from lab.ocsp_http import make_site
 
         r = _lab_reactor().reactor()
-        site = server.Site(OcspResource(self))
+        site = make_site(self)
         site.noisy = False
         site.timeOut = 10
         port = r.listenTCP(0, site, interface=bind)
