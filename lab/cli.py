@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -26,19 +27,22 @@ from lab import __version__
 from lab.commands.ocsp import ocsp_app
 from lab.errors import EnvironmentError_, LabError, UserInputError
 from lab.harness import APP, Harness, Phase, RunReport, ScenarioResult, deployed
-from lab.paths import default_certs_dir
+from lab.paths import certs_dir, check_writable_file
 from lab.pki import CATALOGUE, Pki
 from lab.probes import PROBES, make_probes, parse_clients
 from lab.probes.base import ClientFiles, Target
 from lab.report import report_json, report_junit
-from lab.runstate import recorded_up, sweep_all
+from lab.runstate import NOT_CHECKED, recorded_up, sweep_all
 from lab.scenario import GATEWAY, Catalog, Direction, Scenario
 from lab.servers import BACKENDS, make_backend
 from lab.servers.base import DeployRequest
 from lab.specs import ClientSpec, ServerSpec, spec_as_dict, spec_diff
 
 out = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+# markup=False: user text (ids, file names, error messages quoting a file) is printed as written,
+# never parsed as rich markup; soft_wrap: an error stays one line however long (terminals wrap it).
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True,
+              width=None if sys.stderr.isatty() else 200)
 
 app = typer.Typer(
     name="tlslab",
@@ -62,7 +66,7 @@ DirectionOpt = Annotated[Optional[str], typer.Option("--direction", "-d", help="
 
 
 def _fail(exc: LabError) -> None:
-    err.print(f"[bold red]error:[/] {exc}", markup=True)
+    err.print(Text.assemble(("error:", "bold red"), f" {exc}"))
     raise typer.Exit(2 if isinstance(exc, UserInputError) else 3)
 
 
@@ -73,10 +77,10 @@ def _errors() -> Iterator[None]:
         yield
     except LabError as exc:
         _fail(exc)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         # Context managers have already stopped every server, probe process and container.
         err.print("\ninterrupted; nothing left running.")
-        raise typer.Exit(130) from None
+        raise typer.Exit(_interrupted_code(exc)) from None
 
 
 def _catalog(scenarios: Path | None) -> Catalog:
@@ -88,7 +92,7 @@ def _pki(certs: Path | None, quiet: bool = False) -> Pki:
         if not quiet:
             err.print(f"generating the lab PKI ({reason}) …")
 
-    return Pki.ensure(certs or default_certs_dir(), on_generate=announce)
+    return Pki.ensure(certs_dir(certs), on_generate=announce)
 
 
 def _direction(text: str | None) -> Direction | None:
@@ -134,14 +138,14 @@ def _manual_steps(scenario: Scenario, direction: Direction, pki: Pki) -> list[st
     files = ClientFiles.for_spec(client, pki)
     target = Target("127.0.0.1", 0, scenario.servername)
     ossl = openssl_cli.shell_command(target, client, files).replace(":0 ", ":PORT ")
-    curl = " ".join(curl_probe.command(target, client, files)).replace(":0:", ":PORT:").replace(":0/", ":PORT/")
+    curl = curl_probe.shell_command(target, client, files).replace(":0:", ":PORT:").replace(":0/", ":PORT/")
     role = "backend" if direction is Direction.SOUTHBOUND else "server"
     steps = [f"tlslab up {scenario.id}" + (f" --direction {direction.value}" if direction is not scenario.direction else "")
              + f"     # prints the {role} PORT" + (" and the gateway's" if direction is Direction.SOUTHBOUND else "")]
     if direction is Direction.SOUTHBOUND:
         steps.append("curl -i http://127.0.0.1:GATEWAY_PORT/     # the app's view: 503 Service Unavailable")
         steps.append("# the gateway's TLS settings, replayed against the backend:")
-    steps += [ossl, curl.replace(" --write-out \ntlslab-http-status:%{http_code}", "")]
+    steps += [ossl, curl]
     return steps
 
 
@@ -320,10 +324,18 @@ def _print_report(report: RunReport, verbose: bool) -> None:
                                   + (f"  [gateway: {check.outcome.upstream_raw}]" if check.outcome.upstream_raw else ""))
     for client, reason in report.unavailable.items():
         out.print(Text(f"! {client} could not run: {reason}", style="yellow"))
+    # A phase no selected client could observe (every check n/a) fails the run without a failed
+    # check: say so, or "0 failed" with exit 1 reads as a lab bug.
+    unobserved = [(r.scenario, p.resolution or "fault") for r in report.results for p in r.phases
+                  if all(c.not_applicable for c in p.checks)]
+    if unobserved:
+        out.print(Text(f"! {len(unobserved)} phases had no client that could observe them (every check n/a), "
+                       "so they cannot pass: add a client that can (e.g. --client all)", style="yellow"))
     total = sum(len(p.checks) for r in report.results for p in r.phases)
     verdict = Text("PASS" if report.passed else "FAIL", style="bold green" if report.passed else "bold red")
     out.print(Text.assemble(verdict, f"  {len(report.results)} scenarios, {total} checks, {len(failures)} failed, "
-                                     f"{report.elapsed:.2f}s"))
+                                     + (f"{len(unobserved)} phases not observed, " if unobserved else "")
+                                     + f"{report.elapsed:.2f}s"))
 
 
 @app.command()
@@ -363,6 +375,8 @@ def run(
         selected = catalog.select(None if all_ else scenario_ids)
         if resolution and len(selected) != 1:
             raise UserInputError("--resolution needs exactly one scenario")
+        if junit:  # before the run, not after minutes of checks
+            check_writable_file(junit, "--junit")
         probes = make_probes(parse_clients(client))
         harness = Harness(make_backend(backend, image), probes, _pki(certs, quiet=as_json), _Progress(not as_json))
         if os.environ.get("CI") == "true" and harness.unavailable:
@@ -370,7 +384,10 @@ def run(
                 f"{k}: {v}" for k, v in harness.unavailable.items()))
         report = harness.run(selected, _direction(direction), resolution)
     if junit:
-        junit.write_text(report_junit(report))
+        try:
+            junit.write_text(report_junit(report))
+        except OSError as exc:
+            _fail(EnvironmentError_(f"--junit {junit}: cannot write the report ({exc.strerror})"))
     if as_json:
         out.print_json(json.dumps(report_json(report)))
     else:
@@ -379,9 +396,23 @@ def run(
 
 
 # ----------------------------------------------------------------------------------------- up
+class _Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, unwound like Ctrl-C so every context manager cleans up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _interrupted_code(exc: BaseException) -> int:
+    """128 + the signal's number, as a shell reports a process that signal ended: 130 for Ctrl-C
+    (SIGINT), 143 for SIGTERM, 129 for SIGHUP. The same for every command, `up` included."""
+    return 128 + (exc.signum if isinstance(exc, _Signalled) else signal.SIGINT)
+
+
 def _raise_on_sigterm() -> None:
     def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        raise _Signalled(signum)
 
     signal.signal(signal.SIGTERM, handler)
     # A background job of a non-interactive shell starts with SIGINT ignored; Ctrl-C must still work.
@@ -436,9 +467,10 @@ def up(
                 else:
                     _print_up(scenario, res.name if res else None, chosen, deployment, request)
                 threading.Event().wait()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             if not as_json:
                 err.print("stopped; nothing left running.")
+            raise typer.Exit(_interrupted_code(exc)) from None
 
 
 def _print_up(scenario: Scenario, resolution: str | None, direction: Direction, deployment: Any,
@@ -455,9 +487,11 @@ def _print_up(scenario: Scenario, resolution: str | None, direction: Direction, 
     if deployment.gateway is not None:
         out.print(f"  curl -i http://{deployment.gateway.host}:{deployment.gateway.port}/")
     out.print(f"  {openssl_cli.shell_command(target, request.client, files)}")
-    out.print(f"  curl -v --cacert {files.ca_file} --resolve {scenario.servername}:{tls.port}:{target.host} "
-              f"https://{scenario.servername}:{tls.port}/"
-              + (f" --cert {files.cert_file} --key {files.key_file}" if files.cert_file else ""))
+    curl = ["curl", "-v", "--cacert", str(files.ca_file), "--resolve", f"{scenario.servername}:{tls.port}:{target.host}",
+            f"https://{scenario.servername}:{tls.port}/"]
+    if files.cert_file:
+        curl += ["--cert", str(files.cert_file), "--key", str(files.key_file)]
+    out.print(f"  {shlex.join(curl)}")
     out.print("\nCtrl-C to stop.")
 
 
@@ -470,13 +504,19 @@ def down(as_json: JsonOpt = False) -> None:
     """
     with _errors():
         results = sweep_all()
+    unchecked = [r for r in results if r.action == NOT_CHECKED]
     if as_json:
         out.print_json(json.dumps([{"what": r.what, "action": r.action} for r in results]))
-        return
-    for r in results:
-        out.print(f"{r.action}: {r.what}")
-    if not results:
-        out.print("nothing to clean up.")
+    else:
+        for r in results:
+            if r.action != NOT_CHECKED:
+                out.print(f"{r.action}: {r.what}")
+        if not results:
+            out.print("nothing to clean up.")
+    for r in unchecked:
+        err.print(Text.assemble(("error:", "bold red"), f" not checked: {r.what}"))
+    if unchecked:
+        raise typer.Exit(3)
 
 
 # -------------------------------------------------------------------------------------- certs
@@ -493,9 +533,9 @@ def certs_(
 
     Example: tlslab certs --regenerate
     """
-    directory = certs or default_certs_dir()
     generated: list[str] = []
     with _errors():
+        directory = certs_dir(certs)
         pki = Pki.ensure(directory, regenerate=regenerate, on_generate=generated.append)
     rows = [{"name": e.name, "role": e.role, "validity": e.validity, "subject": e.common_name,
              "issuer": e.issuer, "cert": str(pki.cert_path(e.name)), "key": str(pki.key_path(e.name)),
@@ -537,6 +577,6 @@ def main() -> None:
     _raise_on_sigterm()
     try:
         app(standalone_mode=True)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         err.print("interrupted; nothing left running.")
-        sys.exit(130)
+        sys.exit(_interrupted_code(exc))

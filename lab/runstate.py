@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.errors import EnvironmentError_
 from lab.paths import state_dir
 
 
@@ -31,7 +32,11 @@ class SweepResult:
 def recorded_up(info: dict[str, Any]) -> Iterator[Path]:
     """Record this process as a running ``tlslab up`` for as long as the block runs."""
     path = state_dir() / f"up-{os.getpid()}.json"
-    path.write_text(json.dumps({"pid": os.getpid(), "started": time.time(), "cmdline": _cmdline(os.getpid()), **info}))
+    try:
+        path.write_text(json.dumps({"pid": os.getpid(), "started": time.time(), "cmdline": _cmdline(os.getpid()), **info}))
+    except OSError as exc:
+        raise EnvironmentError_(f"cannot record this process in {path.parent} ({exc.strerror}); "
+                                "point TLSLAB_STATE at a writable directory") from None
     try:
         yield path
     finally:
@@ -77,12 +82,20 @@ def sweep_up_processes(timeout: float = 5.0) -> list[SweepResult]:
     return results
 
 
+NOT_CHECKED = "not checked"  # a SweepResult action: the lab could not look (``tlslab down`` exits 3)
+
+
 def sweep_containers() -> list[SweepResult]:
-    """The lab's nginx containers (label tlslab=1) that a killed run left; nothing when Docker is absent."""
-    from lab.dockerutil import DockerUnavailable
+    """The lab's nginx containers (label tlslab=1) that a killed run left; nothing when Docker is absent.
+
+    An engine that is there but does not answer is reported (NOT_CHECKED), never taken for "nothing left".
+    """
+    from lab.dockerutil import DockerNotAnswering, DockerUnavailable
     from lab.servers.nginx_backend import sweep
     try:
         return sweep()
+    except DockerNotAnswering as exc:
+        return [SweepResult(f"the lab's containers: {exc}", NOT_CHECKED)]
     except DockerUnavailable:
         return []
 

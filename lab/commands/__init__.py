@@ -12,7 +12,7 @@ from rich.console import Console
 from lab.errors import LabError, UserInputError
 
 out = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, markup=False)
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)  # one line per error, however long
 
 
 @contextlib.contextmanager

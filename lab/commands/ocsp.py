@@ -17,13 +17,13 @@ from rich.console import Console
 from lab.errors import LabError, UserInputError
 if TYPE_CHECKING:
     from lab.ocsp import LabQuery
-from lab.paths import default_certs_dir
+from lab.paths import certs_dir
 from lab.pki import Pki, catalogue_names
 from lab.specs import OcspNetwork, OcspWindow, ResponderStatus
 
 ocsp_app = typer.Typer(help="The lab's OCSP responder: ask it about a certificate.", no_args_is_help=True)
 _out = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 200)
-_err = Console(stderr=True, highlight=False, markup=False)
+_err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 
 @ocsp_app.callback()
@@ -100,7 +100,7 @@ def query_command(
         policy = ResponderPolicy(signer, _choice(OcspWindow, window, "--window"),
                                  _choice(ResponderStatus, status, "--status"),
                                  _choice(OcspNetwork, network, "--network"))
-        pki = Pki.ensure(certs or default_certs_dir())
+        pki = Pki.ensure(certs_dir(certs))
         try:
             q = query_lab_certificate(pki, certificate, policy, timeout, clock_offset_days, run_openssl=openssl)
         except ValueError as exc:

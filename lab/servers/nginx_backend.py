@@ -455,7 +455,7 @@ def sweep(run_id: str | None = None) -> list[SweepResult]:
     no owning process, are removed too.
     """
     from docker.errors import NotFound
-    client = docker_client(timeout=30)
+    client = docker_client(timeout=30, answer_within=3)  # `tlslab down` must not hang on a hung engine
     filters = [f"{LABEL}=1"] + ([f"{RUN_LABEL}={run_id}"] if run_id else [])
     results = []
     for container in client.containers.list(all=True, filters={"label": filters}, ignore_removed=True):
