@@ -59,7 +59,7 @@ def docker_client(timeout: int = 60, answer_within: float = 10.0) -> "docker.Doc
         client = docker.from_env(timeout=min(timeout, answer_within))  # type: ignore[arg-type]
         client.ping()
         client.api.timeout = timeout
-    except DockerException as exc:
+    except (DockerException, OSError) as exc:  # some transports raise socket errors directly
         if _short(exc) == "timed out":
             raise DockerNotAnswering(
                 f"the Docker engine at {engine_address()} did not answer within {answer_within:g} s: it is hung "
@@ -67,8 +67,6 @@ def docker_client(timeout: int = 60, answer_within: float = 10.0) -> "docker.Doc
         raise DockerUnavailable(
             f"cannot reach the Docker engine at {engine_address()} ({_short(exc)}): {HOW_TO_START}"
         ) from None
-    except OSError as exc:  # some transports raise socket errors directly
-        raise DockerUnavailable(f"cannot reach the Docker engine at {engine_address()} ({exc}): {HOW_TO_START}") from None
     return client
 
 

@@ -7,13 +7,18 @@ checks all were n/a failed.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import json
 import re
 import shlex
 import shutil
 import signal
 import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,13 +28,35 @@ from lab.pki import Pki
 from lab.servers.base import LISTEN_BACKLOG
 
 from conftest import REPO, require_tool
-from test_cli import TLSLAB, UpProcess, _no_process_left_behind, tlslab  # noqa: F401 - the autouse cleanup
+
+TLSLAB = [sys.executable, "-m", "lab"]
+
+
+def tlslab(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*TLSLAB, *args], env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+
+
+@contextlib.contextmanager
+def up_json(env: dict[str, str], *args: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
+    """`tlslab up --json` until its readiness line; killed at the end whatever the test asserted."""
+    proc = subprocess.Popen([*TLSLAB, "up", *args, "--json"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read() if proc.stderr else "no readiness line"
+        yield proc, json.loads(line)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=15)
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_up_exit_code_is_128_plus_the_signal(cli_env: dict[str, str], sig: int, code: int) -> None:
-    up = UpProcess(cli_env, "hostname-mismatch")
-    assert up.stop(sig) == code
+    with up_json(cli_env, "hostname-mismatch") as (proc, _):
+        proc.send_signal(sig)
+        assert proc.wait(15) == code
 
 
 def test_show_prints_shell_quoted_commands(cli_env: dict[str, str], certs_dir: Path, tmp_path: Path) -> None:
@@ -93,10 +120,11 @@ def _listen_backlog(port: int) -> int:
 
 def test_twisted_servers_listen_with_a_large_backlog(cli_env: dict[str, str]) -> None:
     """Twisted's default backlog (50) drops a burst of connects; the backend and the gateway use more."""
-    up = UpProcess(cli_env, "sni-required")  # southbound: a TLS backend and an HTTP gateway
-    for port in up.ports():
-        assert _listen_backlog(port) >= min(LISTEN_BACKLOG, int(Path("/proc/sys/net/core/somaxconn").read_text()))
-    up.stop(signal.SIGTERM)
+    with up_json(cli_env, "sni-required") as (_, info):  # southbound: a TLS backend and an HTTP gateway
+        ports = [e["port"] for e in info["endpoints"]]
+        assert len(ports) == 2
+        for port in ports:
+            assert _listen_backlog(port) >= min(LISTEN_BACKLOG, int(Path("/proc/sys/net/core/somaxconn").read_text()))
 
 
 def test_run_summary_says_when_no_client_could_observe_a_phase(cli_env: dict[str, str]) -> None:
