@@ -170,7 +170,7 @@ def _read_text(path: Path, fail: Callable[[str, str], ScenarioFileError]) -> str
     if len(data) > MAX_FILE_BYTES:
         raise fail("", f"is larger than {MAX_FILE_BYTES // 1024} KiB: not a scenario file")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte-order mark (Windows editors) is not an error
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1

@@ -81,7 +81,7 @@ class FileCase:
     mutate: Callable[[str], str] | None = None
     words: tuple[str, ...] = ()
     raw: bytes | None = None  # the file's bytes, when not text
-    special: str = ""  # "fifo", "zero-symlink", "directory", "huge"
+    special: str = ""  # "fifo", "zero-symlink", "directory", "huge", "symlink-loop", "dangling-symlink"
     filename: str = "demo.toml"
 
 
@@ -119,6 +119,8 @@ FILE_CASES: tuple[FileCase, ...] = (
     FileCase("zero-symlink", special="zero-symlink", filename="z.toml", words=("z.toml", "regular file")),
     FileCase("directory", special="directory", filename="d.toml", words=("d.toml", "regular file")),
     FileCase("huge", special="huge", words=("demo.toml", "larger than")),
+    FileCase("symlink-loop", special="symlink-loop", filename="loop.toml", words=("loop.toml", "cannot be read")),
+    FileCase("dangling-symlink", special="dangling-symlink", filename="gone.toml", words=("gone.toml", "cannot be read")),
     # --- invalid scenarios that used to load -------------------------------------------------
     FileCase("symptom-detail-bogus", _sub('expect = "verify:expired"', 'expect = "verify:bogus"'),
              ("symptom.expect", "bogus", "expired")),
@@ -213,6 +215,12 @@ def write_file_case(case: FileCase, directory: Path) -> Path:
     elif case.special == "directory":
         (directory / "demo.toml").write_text(BASE)
         path.mkdir()
+    elif case.special == "symlink-loop":
+        (directory / "demo.toml").write_text(BASE)
+        path.symlink_to(path.name)
+    elif case.special == "dangling-symlink":
+        (directory / "demo.toml").write_text(BASE)
+        path.symlink_to(directory / "does-not-exist.toml")
     elif case.special == "huge":
         path.write_text(BASE + "# " + "x" * 2_000_000 + "\n")
     elif case.raw is not None:

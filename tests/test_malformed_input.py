@@ -38,9 +38,11 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, w
         assert word in result.stderr, f"{word!r} not in: {result.stderr[:2000]}"
 
 
-def test_the_corpus_base_file_is_valid(cli_env: dict[str, str], tmp_path: Path) -> None:
-    """Negative control: the file every case mutates loads, so each case's error is its own."""
-    (tmp_path / "demo.toml").write_text(BASE)
+@pytest.mark.parametrize("raw", [BASE.encode(), b"\xef\xbb\xbf" + BASE.encode(), BASE.replace("\n", "\r\n").encode()],
+                         ids=["plain", "utf8-bom", "crlf"])
+def test_the_corpus_base_file_is_valid(cli_env: dict[str, str], tmp_path: Path, raw: bytes) -> None:
+    """Negative control: the file every case mutates loads (as editors save it), so each case's error is its own."""
+    (tmp_path / "demo.toml").write_bytes(raw)
     result = tlslab(cli_env, "list", "--scenarios", str(tmp_path))
     assert result.returncode == 0 and "demo" in result.stdout, result.stderr
 
