@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 a run's checks failed (a symptom did not reproduce, or a fix did
 not fix); 2 bad input (flags, scenario ids, scenario files); 3 this machine cannot do it
-(a port in use, a missing tool or docker engine).
+(a port in use, a missing tool or docker engine); 128 + the signal's number when a signal
+stops a command (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), ``up`` included.
 """
 
 from __future__ import annotations

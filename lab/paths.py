@@ -51,8 +51,9 @@ def _must_be_directory(path: Path, source: str, remedy: str) -> None:
     for candidate in (path, *path.parents):
         if candidate.exists():
             if not candidate.is_dir():
-                raise UserInputError(f"{source} {path}: {candidate} is not a directory; set {remedy} to a "
-                                     "directory (it is created if missing)")
+                where = f"{source} {path} is not a directory" if candidate == path else \
+                    f"{source} {path}: {candidate} is not a directory"
+                raise UserInputError(f"{where}; set {remedy} to a directory (it is created if missing)")
             return
 
 
