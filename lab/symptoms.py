@@ -227,7 +227,7 @@ def check_expected(symptom: Symptom) -> None:
         if not (symptom.detail.isdigit() and len(symptom.detail) == 3 and 100 <= int(symptom.detail) <= 599):
             raise ValueError(f"{symptom} needs an HTTP status 100-599, e.g. http:503")
         return
-    if symptom.detail in allowed:
+    if symptom.detail in allowed or (not allowed and not symptom.detail):
         return
     if not allowed:
         raise ValueError(f"{symptom.kind.value!r} takes no detail; write {symptom.kind.value!r}")

@@ -27,7 +27,14 @@ def test_alert_details_are_the_alert_names() -> None:
         check_expected(Symptom.parse("alert:handshake_failed"))
 
 
-@pytest.mark.parametrize("text", ["verify:bogus", "revocation:revokd", "negotiation:nope", "ok:fine", "timeout:5",
+@pytest.mark.parametrize("text", ["ok", "closed", "timeout", "refused", "http:503", "verify:expired",
+                                  "revocation:no-staple", "negotiation:protocol-version", "alert:unknown_ca",
+                                  "alert:client-certificate-rejected"])
+def test_vocabulary_symptoms_are_accepted(text: str) -> None:
+    check_expected(Symptom.parse(text))
+
+
+@pytest.mark.parametrize("text", ["verify:", "verify:bogus", "revocation:revokd", "negotiation:nope", "ok:fine", "timeout:5",
                                   "http:abc", "http:999", "error:boom"])
 def test_unknown_details_are_rejected(text: str) -> None:
     with pytest.raises(ValueError):
