@@ -233,7 +233,7 @@ def show(
                 out.print(f"    {side}.{f}: {b} -> {a}")
     out.print("\ntry it by hand:")
     for step in _manual_steps(scenario, chosen, pki):
-        out.print(f"  {step}")
+        out.print(f"  {step}", soft_wrap=True)  # a command line stays one line to copy
     if backend == "nginx":
         from lab.nginx_config import show_text
         out.print("\nnginx (example ports; `tlslab up --backend nginx` renders the same with free ports):")
@@ -487,12 +487,12 @@ def _print_up(scenario: Scenario, resolution: str | None, direction: Direction, 
     out.print("\ntry:")
     if deployment.gateway is not None:
         out.print(f"  curl -i http://{deployment.gateway.host}:{deployment.gateway.port}/")
-    out.print(f"  {openssl_cli.shell_command(target, request.client, files)}")
+    out.print(f"  {openssl_cli.shell_command(target, request.client, files)}", soft_wrap=True)
     curl = ["curl", "-v", "--cacert", str(files.ca_file), "--resolve", f"{scenario.servername}:{tls.port}:{target.host}",
             f"https://{scenario.servername}:{tls.port}/"]
     if files.cert_file:
         curl += ["--cert", str(files.cert_file), "--key", str(files.key_file)]
-    out.print(f"  {shlex.join(curl)}")
+    out.print(f"  {shlex.join(curl)}", soft_wrap=True)  # one line to copy, however narrow the terminal
     out.print("\nCtrl-C to stop.")
 
 

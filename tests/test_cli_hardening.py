@@ -60,8 +60,8 @@ def test_up_exit_code_is_128_plus_the_signal(cli_env: dict[str, str], sig: int, 
 
 
 def test_show_prints_shell_quoted_commands(cli_env: dict[str, str], certs_dir: Path, tmp_path: Path) -> None:
-    """With a space in the certificate path, the printed curl line still names the right file."""
-    spaced = tmp_path / "my certs"
+    """With a space in a long certificate path, the printed curl line is one line naming the right file."""
+    spaced = tmp_path / ("my certs " + "x" * 150)
     shutil.copytree(certs_dir, spaced, ignore=shutil.ignore_patterns(".lock", ".staging-*"))
     result = tlslab({**cli_env, "TLSLAB_CERTS": str(spaced)}, "show", "expired-server-cert")
     assert result.returncode == 0, result.stderr
@@ -72,9 +72,9 @@ def test_show_prints_shell_quoted_commands(cli_env: dict[str, str], certs_dir: P
 
 
 def test_up_prints_a_curl_line_that_runs(cli_env: dict[str, str], certs_dir: Path, tmp_path: Path) -> None:
-    """The `try:` curl line of `tlslab up` works pasted as is, spaces in paths included."""
+    """The `try:` curl line of `tlslab up` works pasted as is, spaces in long paths included."""
     curl = require_tool("curl")
-    spaced = tmp_path / "my certs"
+    spaced = tmp_path / ("my certs " + "x" * 150)
     shutil.copytree(certs_dir, spaced, ignore=shutil.ignore_patterns(".lock", ".staging-*"))
     proc = subprocess.Popen([*TLSLAB, "up", "expired-server-cert", "--resolution", "renew-server-certificate"],
                             env={**cli_env, "TLSLAB_CERTS": str(spaced)}, stdout=subprocess.PIPE,
