@@ -38,7 +38,8 @@ def tlslab(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 @contextlib.contextmanager
 def up_json(env: dict[str, str], *args: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
-    """`tlslab up --json` until its readiness line; killed at the end whatever the test asserted."""
+    """`tlslab up --json` until its readiness line; stopped at the end whatever the test asserted
+    (SIGINT, so it removes its own state record; SIGKILL only if it does not stop)."""
     proc = subprocess.Popen([*TLSLAB, "up", *args, "--json"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
@@ -48,7 +49,11 @@ def up_json(env: dict[str, str], *args: str) -> Iterator[tuple[subprocess.Popen[
         yield proc, json.loads(line)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         proc.communicate(timeout=15)
 
 
