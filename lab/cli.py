@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 a run's checks failed (a symptom did not reproduce, or a fix did
 not fix); 2 bad input (flags, scenario ids, scenario files); 3 this machine cannot do it
-(a port in use, a missing tool or docker engine).
+(a port in use, a missing tool or docker engine); 128 + the signal's number when a signal
+stops a command (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), ``up`` included.
 """
 
 from __future__ import annotations
@@ -23,16 +24,16 @@ from rich.text import Text
 
 from lab import __version__
 from lab.commands.ocsp import ocsp_app
-from lab.console import emit, err, lab_errors, out, para, print_json, say
+from lab.console import Signalled, emit, err, interrupted_code, lab_errors, out, para, print_json, say
 from lab.errors import EnvironmentError_, UserInputError
 from lab.harness import Harness, Phase, RunReport, ScenarioResult, deployed, gateway_limits_of
 from lab.plan import APP, changes_of, plan_phase
-from lab.paths import default_certs_dir
+from lab.paths import certs_dir, check_writable_file
 from lab.pki import CATALOGUE, Pki
 from lab.probes import PROBES, make_probes, parse_clients
 from lab.probes.base import ClientFiles, Target
 from lab.report import client_settings_json, report_json, report_junit
-from lab.runstate import recorded_up, sweep_all
+from lab.runstate import NOT_CHECKED, recorded_up, sweep_all
 from lab.scenario import GATEWAY, Catalog, Direction, Scenario
 from lab.backends import BACKENDS, cli_extras, entry, make_backend, show_renderers, sweepers
 from lab.servers.base import DeployRequest
@@ -75,7 +76,7 @@ def _pki(certs: Path | None, quiet: bool = False) -> Pki:
         if not quiet:
             err.print(f"generating the lab PKI ({reason}) …")
 
-    return Pki.ensure(certs or default_certs_dir(), on_generate=announce)
+    return Pki.ensure(certs_dir(certs), on_generate=announce)
 
 
 def _direction(text: str | None) -> Direction | None:
@@ -121,14 +122,14 @@ def _manual_steps(scenario: Scenario, direction: Direction, pki: Pki) -> list[st
     files = ClientFiles.for_spec(client, pki)
     target = Target("127.0.0.1", 0, scenario.servername)
     ossl = openssl_cli.shell_command(target, client, files).replace(":0 ", ":PORT ")
-    curl = " ".join(curl_probe.command(target, client, files)).replace(":0:", ":PORT:").replace(":0/", ":PORT/")
+    curl = curl_probe.shell_command(target, client, files).replace(":0:", ":PORT:").replace(":0/", ":PORT/")
     role = "backend" if direction is Direction.SOUTHBOUND else "server"
     steps = [f"tlslab up {scenario.id}" + (f" --direction {direction.value}" if direction is not scenario.direction else "")
              + f"     # prints the {role} PORT" + (" and the gateway's" if direction is Direction.SOUTHBOUND else "")]
     if direction is Direction.SOUTHBOUND:
         steps.append("curl -i http://127.0.0.1:GATEWAY_PORT/     # the app's view: 503 Service Unavailable")
         steps.append("# the gateway's TLS settings, replayed against the backend:")
-    steps += [ossl, curl.replace(" --write-out \ntlslab-http-status:%{http_code}", "")]
+    steps += [ossl, curl]
     return steps
 
 
@@ -322,17 +323,19 @@ def _print_report(report: RunReport, verbose: bool) -> None:
                             + (f"  [gateway: {check.outcome.upstream_raw}]" if check.outcome.upstream_raw else ""))
     for client, reason in report.unavailable.items():
         say(Text(f"! {client} could not run: {reason}", style="yellow"))
+    # A phase no selected client could observe (every check n/a) fails the run without a failed
+    # check: say so, or "0 failed" with exit 1 reads as a lab bug.
     checks = [c for r in report.results for p in r.phases for c in p.checks]
     n_a = sum(1 for c in checks if c.status == "n/a")
-    blind = [(r.scenario, p.resolution or "fault") for r in report.results for p in r.phases
-             if p.checks and all(c.status == "n/a" for c in p.checks)]
-    for scenario, phase_name in blind:
-        para(Text(f"✗ {scenario} / {phase_name}: no selected client can observe this phase (all n/a): "
-                 "add a client that can", style="red"))
+    unobserved = [(r.scenario, p.resolution or "fault") for r in report.results for p in r.phases
+                  if p.checks and all(c.not_applicable for c in p.checks)]
+    if unobserved:
+        para(Text(f"! {len(unobserved)} phases had no client that could observe them (every check n/a), "
+                  "so they cannot pass: add a client that can (e.g. --client all)", style="yellow"))
     verdict = Text("PASS" if report.passed else "FAIL", style="bold green" if report.passed else "bold red")
     say(Text.assemble(verdict, f"  {len(report.results)} scenarios, {len(checks)} checks, {len(failures)} failed, "
-                               f"{n_a} n/a" + (f", {len(blind)} phases unobserved" if blind else "")
-                               + f", {report.elapsed:.2f}s"))
+                               + (f"{len(unobserved)} phases not observed, " if unobserved else "")
+                               + f"{n_a} n/a, {report.elapsed:.2f}s"))
 
 
 @app.command()
@@ -372,6 +375,8 @@ def run(
         selected = catalog.select(None if all_ else scenario_ids)
         if resolution and len(selected) != 1:
             raise UserInputError("--resolution needs exactly one scenario")
+        if junit:  # before the run, not after minutes of checks
+            check_writable_file(junit, "--junit")
         probes = make_probes(parse_clients(client))
         harness = Harness(make_backend(backend, image), probes, _pki(certs, quiet=as_json), _Progress(not as_json))
         if os.environ.get("CI") == "true" and harness.unavailable:
@@ -379,7 +384,11 @@ def run(
                 f"{k}: {v}" for k, v in harness.unavailable.items()))
         report = harness.run(selected, _direction(direction), resolution)
     if junit:
-        junit.write_text(report_junit(report))
+        try:
+            junit.write_text(report_junit(report))
+        except OSError as exc:
+            with _errors():
+                raise EnvironmentError_(f"--junit {junit}: cannot write the report ({exc.strerror})") from None
     if as_json:
         _print_json((report_json(report)))
     else:
@@ -390,7 +399,7 @@ def run(
 # ----------------------------------------------------------------------------------------- up
 def _raise_on_sigterm() -> None:
     def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        raise Signalled(signum)
 
     signal.signal(signal.SIGTERM, handler)
     # A background job of a non-interactive shell starts with SIGINT ignored; Ctrl-C must still work.
@@ -447,9 +456,10 @@ def up(
                 else:
                     _print_up(scenario, res.name if res else None, chosen, deployment, request)
                 threading.Event().wait()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             if not as_json:
                 err.print("stopped; nothing left running.")
+            raise typer.Exit(interrupted_code(exc)) from None
 
 
 def _client_summary(spec: ClientSpec, files: ClientFiles) -> str:
@@ -501,13 +511,19 @@ def down(as_json: JsonOpt = False) -> None:
     """
     with _errors():
         results = sweep_all(sweepers())
+    unchecked = [r for r in results if r.action == NOT_CHECKED]
     if as_json:
-        _print_json(([{"what": r.what, "action": r.action} for r in results]))
-        return
-    for r in results:
-        say(f"{r.action}: {r.what}")
-    if not results:
-        say("nothing to clean up.")
+        _print_json([{"what": r.what, "action": r.action} for r in results])
+    else:
+        for r in results:
+            if r.action != NOT_CHECKED:
+                say(f"{r.action}: {r.what}")
+        if not results:
+            say("nothing to clean up.")
+    for r in unchecked:
+        say(Text.assemble(("error:", "bold red"), f" not checked: {r.what}"), err)
+    if unchecked:
+        raise typer.Exit(3)
 
 
 # -------------------------------------------------------------------------------------- certs
@@ -524,9 +540,9 @@ def certs_(
 
     Example: tlslab certs --regenerate
     """
-    directory = certs or default_certs_dir()
     generated: list[str] = []
     with _errors():
+        directory = certs_dir(certs)
         pki = Pki.ensure(directory, regenerate=regenerate, on_generate=generated.append)
     rows = [{"name": e.name, "role": e.role, "validity": e.validity, "subject": e.common_name,
              "issuer": e.issuer, "cert": str(pki.cert_path(e.name)), "key": str(pki.key_path(e.name)),
@@ -572,6 +588,6 @@ def main() -> None:
     _raise_on_sigterm()
     try:
         app(standalone_mode=True)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         err.print("interrupted; nothing left running.")
-        sys.exit(130)
+        sys.exit(interrupted_code(exc))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from typing import IO, Any
@@ -62,6 +63,20 @@ def para(text: Any, console: Console = out, **kwargs: Any) -> None:
     emit(text, console) if not console.is_terminal else console.print(text, **kwargs)
 
 
+class Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, unwound like Ctrl-C so every context manager cleans up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def interrupted_code(exc: BaseException) -> int:
+    """128 + the signal's number, as a shell reports a process that signal ended: 130 for Ctrl-C
+    (SIGINT), 143 for SIGTERM, 129 for SIGHUP. The same for every command, `up` included."""
+    return 128 + (exc.signum if isinstance(exc, Signalled) else signal.SIGINT)
+
+
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_MACHINE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
@@ -79,7 +94,7 @@ def lab_errors() -> Iterator[None]:
     except LabError as exc:
         say(f"error: {exc}", err, style="bold red")
         raise typer.Exit(exit_code(exc)) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         # Context managers have already stopped every server, probe process and container.
         say("\ninterrupted; nothing left running.", err)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise typer.Exit(interrupted_code(exc)) from None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import hashlib
 import ipaddress
@@ -36,6 +37,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+
+from lab.errors import EnvironmentError_
 
 Validity = Literal["valid", "expired", "not-yet-valid"]
 Role = Literal["root", "intermediate", "server", "client", "ocsp-responder"]
@@ -304,8 +307,27 @@ class Pki:
         """Return the cached PKI in `directory`, generating it first when missing, stale or asked to.
 
         Safe against concurrent callers (a lock file) and interrupted runs (generation happens
-        in a staging directory that replaces the old material only when complete).
+        in a staging directory that replaces the old material only when complete). A directory
+        this process cannot write (a read-only mount, a shared cache) is used as it is when its
+        material is complete and fresh; otherwise EnvironmentError_ names it.
         """
+        try:
+            return cls._ensure_writable(directory, regenerate=regenerate, on_generate=on_generate)
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise EnvironmentError_(f"the certificate directory {directory}: {exc.strerror}; "
+                                        "point TLSLAB_CERTS or --certs at a writable directory") from None
+            reason = "--regenerate was asked for" if regenerate else cls.stale_reason(directory)
+            if reason is None:
+                return cls(directory)  # read-only, complete and fresh: nothing to write
+            raise EnvironmentError_(f"the certificate directory {directory} is read-only ({exc.strerror}) and "
+                                    f"the lab must write it: {reason}. Make it writable, or point TLSLAB_CERTS "
+                                    "or --certs at a writable directory") from None
+
+    @classmethod
+    def _ensure_writable(
+        cls, directory: Path, *, regenerate: bool, on_generate: Callable[[str], None] | None
+    ) -> "Pki":
         directory.mkdir(parents=True, exist_ok=True)
         with _locked(directory / ".lock"):
             reason = "--regenerate" if regenerate else cls.stale_reason(directory)

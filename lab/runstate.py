@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.errors import EnvironmentError_
 from lab.paths import state_dir
 
 
@@ -31,7 +32,11 @@ class SweepResult:
 def recorded_up(info: dict[str, Any]) -> Iterator[Path]:
     """Record this process as a running ``tlslab up`` for as long as the block runs."""
     path = state_dir() / f"up-{os.getpid()}.json"
-    path.write_text(json.dumps({"pid": os.getpid(), "started": time.time(), "cmdline": _cmdline(os.getpid()), **info}))
+    try:
+        path.write_text(json.dumps({"pid": os.getpid(), "started": time.time(), "cmdline": _cmdline(os.getpid()), **info}))
+    except OSError as exc:
+        raise EnvironmentError_(f"cannot record this process in {path.parent} ({exc.strerror}); "
+                                "point TLSLAB_STATE at a writable directory") from None
     try:
         yield path
     finally:
@@ -75,6 +80,9 @@ def sweep_up_processes(timeout: float = 5.0) -> list[SweepResult]:
         path.unlink(missing_ok=True)
         results.append(SweepResult(label, "stopped"))
     return results
+
+
+NOT_CHECKED = "not checked"  # a SweepResult action: the lab could not look (``tlslab down`` exits 3)
 
 
 Sweeper = Callable[[], list[SweepResult]]

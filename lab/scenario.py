@@ -12,20 +12,27 @@ scenario author can fix it without reading this module.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import enum
+import ipaddress
 import os
+import re
+import stat
 import tomllib
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from lab.backends import BACKENDS
 from lab.paths import data_dir
 from lab.errors import ScenarioFileError, UnknownScenario, UserInputError
 from lab.pki import catalogue_names
-from lab.specs import ClientSpec, ServerSpec, parse_patch
-from lab.symptoms import Symptom
+from lab.probes import PROBES
+from lab.specs import ClientSpec, ServerSpec, parse_patch, spec_problems
+from lab.symptoms import Symptom, check_expected
 
 
 class Direction(enum.Enum):
@@ -43,6 +50,9 @@ class Direction(enum.Enum):
 
 
 GATEWAY = "gateway"  # the expectation key for the southbound gateway's own TLS client
+# The backends a [symptom.backends.NAME] table may name: the registry's (lab.backends imports no
+# backend module until one is made, so reading its names here costs nothing and makes no cycle).
+BACKEND_NAMES: tuple[str, ...] = tuple(BACKENDS)
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,55 @@ _SYMPTOM_KEYS = {"documented", "expect", "probes", "backends", "not_applicable"}
 _RESOLUTION_KEYS = {"name", "summary", "documented", "recommended", "server", "client"}
 _CERT_FIELDS = {"certificate", "default_certificate", "ocsp_signer"}
 _CERT_LIST_FIELDS = {"chain", "default_chain", "client_cas", "ocsp_trusted"}
+MAX_FILE_BYTES = 1 << 20  # the largest scenario is a few KiB; anything past 1 MiB is not one
+_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")  # ids and resolution names: CLI arguments and file names
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _read_text(path: Path, fail: Callable[[str, str], ScenarioFileError]) -> str:
+    """The file's text, refusing what is not a small regular UTF-8 file.
+
+    Opened non-blocking and checked with fstat *before* reading: a FIFO named x.toml would
+    otherwise block every command, and a symlink to /dev/zero would be read until memory runs out.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise fail("", f"cannot be read: {exc.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket")
+        raise fail("", f"is not a regular file ({kind}); remove it or move it out of the scenario directory")
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise fail("", f"is larger than {MAX_FILE_BYTES // 1024} KiB: not a scenario file")
+    try:
+        return data.decode("utf-8-sig")  # a byte-order mark (Windows editors) is not an error
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise fail("", f"is not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, column {column}; "
+                       "save it as UTF-8") from None
+
+
+def _hostname_problem(name: str) -> str | None:
+    """Why `name` cannot be sent as SNI and verified (a DNS name or an IP address), or None."""
+    try:
+        ipaddress.ip_address(name)
+        return None
+    except ValueError:
+        pass
+    if len(name) > 253:
+        return f"is {len(name)} characters long; a DNS name has at most 253"
+    labels = name.removesuffix(".").split(".")
+    bad = next((label for label in labels if not _LABEL.fullmatch(label)), None)
+    if bad is not None:
+        return (f"{name!r} is not a DNS name: label {bad!r} must be 1-63 letters, digits or '-' "
+                "(no spaces, ';', control characters or leading/trailing '-')")
+    return None
 
 
 class _Reader:
@@ -160,16 +219,38 @@ class _Reader:
             return ""
         if not isinstance(value, str) or (required and not value.strip()):
             raise self.fail(f"{prefix}{key}", "must be a non-empty string")
+        control = sorted({c for c in value if unicodedata.category(c) == "Cc" and c not in "\t\n"})
+        if control:  # an escape sequence in a title would reach the user's terminal
+            raise self.fail(f"{prefix}{key}", f"contains control characters ({', '.join(map(repr, control))})")
         return value.strip()
+
+    def identifier(self, table: Mapping[str, Any], key: str, prefix: str = "") -> str:
+        value = self.string(table, key, prefix)
+        if not _ID.fullmatch(value):
+            raise self.fail(f"{prefix}{key}", f"{value!r} must be lower-case letters, digits and '-' "
+                                              "(at most 64, starting and ending with a letter or digit)")
+        return value
+
+    def keys(self, table: Mapping[str, Any], allowed: Iterable[str], field_name: str, what: str) -> None:
+        """Reject a typo'd override key: it would be silently ignored and the run pass without it."""
+        known = list(allowed)
+        for key in table:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.fail(f"{field_name}.{key}", f"unknown {what}{hint}; known: {', '.join(known)}")
 
     def symptoms(self, value: Any, field_name: str) -> tuple[Symptom, ...]:
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
             raise self.fail(field_name, "must be a symptom like 'alert:handshake_failure' or a list of them")
         try:
-            return tuple(Symptom.parse(i) for i in items)
+            symptoms = tuple(Symptom.parse(i) for i in items)
+            for symptom in symptoms:
+                check_expected(symptom)
         except ValueError as exc:
             raise self.fail(field_name, str(exc)) from None
+        return symptoms
 
     def patch(self, spec_type: type, table: Any, field_name: str) -> dict[str, Any]:
         if not isinstance(table, dict):
@@ -187,22 +268,30 @@ class _Reader:
             names = value if key in _CERT_LIST_FIELDS else (value,) if key in _CERT_FIELDS | {"trust"} else ()
             for name in names:
                 if name is not None and name not in known:
-                    raise self.fail(f"{field_name}.{key}", f"no certificate named {name!r}; known: {', '.join(sorted(known))}")
+                    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise self.fail(f"{field_name}.{key}", f"no certificate named {name!r}{hint}; "
+                                                           f"known: {', '.join(sorted(known))}")
         return patch
+
+    def realisable(self, spec: Any, field_name: str) -> None:
+        for key, problem in spec_problems(spec):
+            raise self.fail(f"{field_name}.{key}", problem)
 
 
 def load_scenario(path: Path) -> Scenario:
     """Parse and validate one scenario file; raises ScenarioFileError naming file and field."""
     r = _Reader(path)
+    text = _read_text(path, r.fail)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise r.fail("", f"is not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise r.fail("", f"cannot be read: {exc.strerror}") from None
+    except RecursionError:
+        raise r.fail("", "is not a scenario: its arrays or tables are nested too deeply to read") from None
     r.unknown_keys(data, _TOP_KEYS, "")
 
-    scenario_id = r.string(data, "id")
+    scenario_id = r.identifier(data, "id")
     if scenario_id != path.stem:
         raise r.fail("id", f"is {scenario_id!r} but the file is named {path.name}; they must agree")
     try:
@@ -232,6 +321,15 @@ def load_scenario(path: Path) -> Scenario:
     na_table = symptom.get("not_applicable", {})
     if not isinstance(na_table, dict) or not all(isinstance(v, str) and v.strip() for v in na_table.values()):
         raise r.fail("symptom.not_applicable", "must be a table of probe = \"why it cannot observe this fault\"")
+    probe_keys = [*PROBES, GATEWAY]
+    r.keys(probes_table, probe_keys, "symptom.probes", "probe")
+    for key, table in backends_table.items():
+        name, _, direction_key = key.partition(".")
+        if name not in BACKEND_NAMES or (direction_key and direction_key not in {d.value for d in Direction}):
+            known = [*BACKEND_NAMES, *(f"{b}.{d.value}" for b in BACKEND_NAMES for d in Direction)]
+            r.keys({key: table}, known, "symptom.backends", "backend")
+        r.keys(table, [*probe_keys, "*"], f"symptom.backends.{key}", "probe")
+    r.keys(na_table, list(PROBES), "symptom.not_applicable", "probe")
     expect = Expectation(
         default=r.symptoms(symptom.get("expect"), "symptom.expect"),
         documented=r.string(symptom, "documented", "symptom.", required=False),
@@ -245,6 +343,8 @@ def load_scenario(path: Path) -> Scenario:
 
     server = ServerSpec(**r.patch(ServerSpec, data.get("server", {}), "server"))
     client = ClientSpec(**r.patch(ClientSpec, data.get("client", {}), "client"))
+    r.realisable(server, "server")
+    r.realisable(client, "client")
     if server.sni.value == "default-certificate" and not server.default_certificate:
         raise r.fail("server.default_certificate", "is required when server.sni = 'default-certificate'")
     if server.client_auth and not server.client_cas:
@@ -259,13 +359,17 @@ def load_scenario(path: Path) -> Scenario:
         if not isinstance(res, dict):
             raise r.fail(f"resolution[{i}]", "must be a table")
         r.unknown_keys(res, _RESOLUTION_KEYS, prefix)
-        name = r.string(res, "name", prefix)
+        name = r.identifier(res, "name", prefix)
         if any(existing.name == name for existing in resolutions):
             raise r.fail(f"{prefix}name", f"{name!r} is used twice")
         server_patch = r.patch(ServerSpec, res.get("server", {}), f"{prefix}server")
         client_patch = r.patch(ClientSpec, res.get("client", {}), f"{prefix}client")
         if not server_patch and not client_patch:
             raise r.fail(prefix.rstrip("."), "changes nothing: give a [resolution.server] or [resolution.client] patch")
+        fixed_server, fixed_client = (dataclasses.replace(server, **server_patch),
+                                      dataclasses.replace(client, **client_patch))
+        r.realisable(fixed_server, f"{prefix}server")
+        r.realisable(fixed_client, f"{prefix}client")
         recommended = res.get("recommended", False)
         if not isinstance(recommended, bool):
             raise r.fail(f"{prefix}recommended", "must be true or false")
@@ -275,10 +379,13 @@ def load_scenario(path: Path) -> Scenario:
             server=MappingProxyType(server_patch), client=MappingProxyType(client_patch),
         ))
 
+    servername = r.string(data, "servername")
+    if (problem := _hostname_problem(servername)) is not None:
+        raise r.fail("servername", problem)
     return Scenario(
         id=scenario_id, title=r.string(data, "title"), document=r.string(data, "document"),
         section=r.string(data, "section", required=False), direction=direction, directions=directions,
-        fault=r.string(data, "fault"), servername=r.string(data, "servername"),
+        fault=r.string(data, "fault"), servername=servername,
         server=server, client=client, expect=expect, resolutions=tuple(resolutions), path=path,
     )
 
@@ -301,7 +408,8 @@ class Catalog:
     def load(cls, directory: Path | None = None) -> "Catalog":
         directory = directory or default_scenarios_dir()
         if not directory.is_dir():
-            raise UserInputError(f"scenario directory {directory} does not exist; set --scenarios or TLSLAB_SCENARIOS")
+            what = "is not a directory" if directory.exists() else "does not exist"
+            raise UserInputError(f"scenario directory {directory} {what}; set --scenarios or TLSLAB_SCENARIOS")
         return cls([load_scenario(p) for p in sorted(directory.glob("*.toml"))])
 
     def __iter__(self):  # type: ignore[no-untyped-def]

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.tls import Protocol
+from lab.tls import Protocol, check_cipher_string
 
 
 class SniPolicy(enum.Enum):
@@ -112,10 +113,35 @@ class ClientSpec:
     clock_offset_days: float = 0.0  # the client's clock runs this far ahead (negative: behind) of the real one
 
 
+# Numbers a probe can actually use: a timeout past 5 minutes is a typo, and a clock offset past
+# a century overflows every date library the probes use (and faketime).
+NUMBER_LIMITS: dict[str, tuple[float, float, str]] = {
+    "timeout": (0.0, 300.0, "must be a number > 0 and <= 300 (seconds)"),
+    "clock_offset_days": (-36500.0, 36500.0, "must be a number of days between -36500 and 36500"),
+}
+
+
+def _number(name: str, value: Any) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ValueError(NUMBER_LIMITS[name][2] if name in NUMBER_LIMITS else "must be a number")
+    number = float(value)
+    low, high, problem = NUMBER_LIMITS.get(name, (-math.inf, math.inf, "must be a finite number"))
+    if not math.isfinite(number) or not low <= number <= high or (name == "timeout" and number <= low):
+        raise ValueError(problem)
+    return number
+
+
 def _coerce(spec_type: type, name: str, value: Any) -> Any:
     """Turn a TOML value into the field's type, or raise ValueError naming what is allowed."""
     if name in ("min_protocol", "max_protocol"):
-        return None if value is None else Protocol.parse(str(value))
+        if not isinstance(value, str):
+            raise ValueError(f"must be a string, one of {', '.join(p.value for p in Protocol)}")
+        return Protocol.parse(value)
+    if name == "ciphers":
+        if not isinstance(value, str):
+            raise ValueError("must be a string: an OpenSSL cipher list such as 'ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA'")
+        check_cipher_string(value)
+        return value
     if name in _ENUM_FIELDS:
         enum_type = _ENUM_FIELDS[name]
         try:
@@ -129,20 +155,26 @@ def _coerce(spec_type: type, name: str, value: Any) -> Any:
             raise ValueError(f"must be one of {', '.join(p.value for p in SniPolicy)}") from None
     f = {f.name: f for f in dataclasses.fields(spec_type)}[name]
     if f.type in ("tuple[str, ...]",):
-        if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-            raise ValueError("must be a list of names")
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("must be a list of certificate names, e.g. [\"intermediate\"] ([] for none)")
         return tuple(value)
     if f.type == "bool":
         if not isinstance(value, bool):
             raise ValueError("must be true or false")
         return value
     if f.type == "float":
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise ValueError("must be a number")
-        return float(value)
+        return _number(name, value)
     if not isinstance(value, str):
         raise ValueError("must be a string")
     return value
+
+
+def spec_problems(spec: "ServerSpec | ClientSpec") -> list[tuple[str, str]]:
+    """(field, problem) for combinations no server or client can realise (each field alone is valid)."""
+    low, high = spec.min_protocol, spec.max_protocol
+    if low is not None and high is not None and high < low:
+        return [("min_protocol", f"{low.value} is above max_protocol {high.value}: no version is left to negotiate")]
+    return []
 
 
 def spec_fields(spec_type: type) -> list[str]:

@@ -311,6 +311,45 @@ RULES: tuple[Rule, ...] = (
        r"SSL Certificate Required)", Kind.HTTP),
 )
 
+# The reasons each kind may carry, one list per kind: what the table above produces and what a
+# scenario file may expect (lab.scenario rejects anything else at load time). A test checks that
+# every rule's detail is listed here. Alerts are named by ALERT_NAMES, plus the alert details
+# fixed by a rule (Chromium's client-certificate-rejected).
+REASONS: dict[Kind, tuple[str, ...]] = {
+    Kind.VERIFY: ("hostname-mismatch", "expired", "not-yet-valid", "unknown-issuer", "self-signed", "failed"),
+    Kind.REVOCATION: ("no-staple", "revoked", "unknown", "expired-response", "not-yet-valid-response",
+                      "untrusted-signer", "responder-error", "malformed", "unavailable"),
+    Kind.NEGOTIATION: ("protocol-version", "no-ciphers", "no-protocols", "wrong-version", "version-or-cipher",
+                       "protocol-error"),
+}
+
+
+def known_details(kind: Kind) -> tuple[str, ...] | None:
+    """The details `kind` may carry ((): none at all), or None where any value is data (http: a status)."""
+    if kind is Kind.ALERT:
+        fixed = [r.detail for r in RULES if r.kind is Kind.ALERT and r.detail]
+        return tuple(dict.fromkeys([*ALERT_NAMES.values(), *fixed]))
+    if kind is Kind.HTTP:
+        return None
+    if kind is Kind.ERROR:
+        return (UNCLASSIFIED.detail,)
+    return REASONS.get(kind, ())
+
+
+def check_expected(symptom: Symptom) -> None:
+    """Raise ValueError unless `symptom` is one the lab can observe: a detail from the vocabulary."""
+    allowed = known_details(symptom.kind)
+    if allowed is None:
+        if not (symptom.detail.isdigit() and len(symptom.detail) == 3 and 100 <= int(symptom.detail) <= 599):
+            raise ValueError(f"{symptom} needs an HTTP status 100-599, e.g. http:503")
+        return
+    if symptom.detail in allowed or (not allowed and not symptom.detail):
+        return
+    if not allowed:
+        raise ValueError(f"{symptom.kind.value!r} takes no detail; write {symptom.kind.value!r}")
+    what = "an alert name" if symptom.kind is Kind.ALERT else f"a {symptom.kind.value} reason"
+    raise ValueError(f"{str(symptom)!r} needs {what}, one of: {', '.join(allowed)}")
+
 
 def normalise(raw: str) -> Symptom:
     """Map a client's raw error text to the vocabulary; unknown text maps to ``error:unclassified``.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import ssl
 from dataclasses import dataclass
 
 
@@ -90,3 +91,27 @@ def effective_ciphers(ciphers: str | None, min_protocol: Protocol | None) -> str
         return ciphers
     base = ciphers or "DEFAULT"
     return base if "@SECLEVEL" in base else f"{base}:@SECLEVEL=0"
+
+
+def check_cipher_string(text: str) -> None:
+    """Raise ValueError unless every name in the OpenSSL cipher list selects a cipher here.
+
+    OpenSSL accepts a list in which only some names are known and silently drops the rest, so
+    a typo would leave a scenario testing a different cipher set than its author wrote: each
+    plain name (not ``!X``, ``-X``, ``+X``, ``@SECLEVEL``) is checked on its own.
+    """
+    if not text.strip():
+        raise ValueError("must be a non-empty OpenSSL cipher list (leave the field out for the default)")
+    bad = sorted({c for c in text if not (c.isascii() and (c.isalnum() or c in "+!@=:,._- "))})
+    if bad:
+        raise ValueError(f"contains {', '.join(repr(c) for c in bad)}: an OpenSSL cipher list has names, "
+                         "':' and the prefixes ! - + @ only")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    for name in (part.strip() for part in text.replace(",", ":").replace(" ", ":").split(":")):
+        if not name or name[0] in "!-+@":
+            continue
+        try:
+            context.set_ciphers(f"{name}:@SECLEVEL=0")
+        except ssl.SSLError:
+            raise ValueError(f"{name!r} selects no cipher in this OpenSSL ({ssl.OPENSSL_VERSION}); "
+                             "see 'openssl ciphers -v ALL' for the names it knows") from None

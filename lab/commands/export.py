@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from lab.commands import err, lab_errors, out, print_json
-from lab.errors import UserInputError
-from lab.paths import default_certs_dir
+from lab.errors import EnvironmentError_, UserInputError
+from lab.paths import certs_dir
 from lab.pki import Pki
 from lab.scenario import Catalog, Direction
 
@@ -41,7 +41,7 @@ def compose(
 
     Example: tlslab export compose sni-required ./out && cd out && docker compose up -d
     """
-    from lab.nginx.export import compose_command, export_compose
+    from lab.nginx.export import compose_command, export_compose, prepare_outdir
     from lab.nginx.image import image_tag, resolve_image
     from lab.nginx.engine import DockerUnavailable, docker_client
 
@@ -56,7 +56,8 @@ def compose(
         for name, port in (("--tls-port", tls_port), ("--gateway-port", gateway_port)):
             if not 1 <= port <= 65535:
                 raise UserInputError(f"{name} must be between 1 and 65535")
-        pki = Pki.ensure(certs or default_certs_dir())
+        prepare_outdir(outdir, force)  # before the image: a build can take minutes
+        pki = Pki.ensure(certs_dir(certs))
         image = image or os.environ.get("TLSLAB_NGINX_IMAGE") or None
         try:
             tag = resolve_image(docker_client(), image,
@@ -66,8 +67,11 @@ def compose(
             tag = image or image_tag()
             err.print(f"note: no Docker engine here; the project names {tag}: build it with "
                       "'tlslab image build' on the machine that runs it, or set TLSLAB_NGINX_IMAGE.")
-        result = export_compose(scenario, outdir, pki, image=tag, direction=chosen, tls_port=tls_port,
-                                gateway_port=gateway_port, force=force)
+        try:
+            result = export_compose(scenario, outdir, pki, image=tag, direction=chosen, tls_port=tls_port,
+                                    gateway_port=gateway_port, force=force)
+        except OSError as exc:  # the checks passed, the disk did not (full, or changed under us)
+            raise EnvironmentError_(f"writing {outdir} failed: {exc}") from None
     runner = " ".join(compose_command() or ["docker", "compose"])
     if as_json:
         print_json(({"directory": str(result.directory), "services": list(result.services),

@@ -17,7 +17,7 @@ from lab.console import err
 from lab.commands import lab_errors
 from lab.errors import EnvironmentError_
 from lab.harness import Harness, RunReport
-from lab.paths import default_certs_dir
+from lab.paths import certs_dir
 from lab.pki import Pki
 from lab.probes import make_probes, parse_clients
 from lab.scenario import Catalog
@@ -56,7 +56,7 @@ def generate(clients: str = "all", backend: str = "twisted", scenarios: Path | N
     """Run the catalogue with the clients and return (matrix data, Markdown). Raises LabError."""
     catalog = Catalog.load(scenarios)
     probes = make_probes(parse_clients(clients))
-    harness = Harness(make_backend(backend), probes, Pki.ensure(certs or default_certs_dir()))
+    harness = Harness(make_backend(backend), probes, Pki.ensure(certs_dir(certs)))
     if harness.unavailable and (require_all or os.environ.get("CI") == "true"):
         raise EnvironmentError_("every client must run to write the matrix: " + "; ".join(
             f"{name}: {why}" for name, why in harness.unavailable.items()))

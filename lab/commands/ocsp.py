@@ -15,7 +15,7 @@ from lab.console import lab_errors, print_json, say
 from lab.errors import UserInputError
 if TYPE_CHECKING:
     from lab.ocsp import LabQuery
-from lab.paths import default_certs_dir
+from lab.paths import certs_dir
 from lab.pki import Pki, catalogue_names
 from lab.specs import OcspNetwork, OcspWindow, ResponderStatus
 
@@ -96,7 +96,7 @@ def query_command(
         policy = ResponderPolicy(signer, _choice(OcspWindow, window, "--window"),
                                  _choice(ResponderStatus, status, "--status"),
                                  _choice(OcspNetwork, network, "--network"))
-        pki = Pki.ensure(certs or default_certs_dir())
+        pki = Pki.ensure(certs_dir(certs))
         try:
             q = query_lab_certificate(pki, certificate, policy, timeout, clock_offset_days, run_openssl=openssl)
         except ValueError as exc:

@@ -41,7 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lab.nginx.image import resolve_image
-from lab.nginx.engine import (HOST_LABEL, DockerUnavailable, LABEL, PID_LABEL, RUN_LABEL, SCENARIO_LABEL, container_logs, docker_client,
+from lab.nginx.engine import (HOST_LABEL, DockerNotAnswering, DockerUnavailable, LABEL, PID_LABEL, RUN_LABEL, SCENARIO_LABEL, container_logs, docker_client,
                             owner_labels, unavailable_reason)
 from lab.errors import EnvironmentError_, PortInUse
 from lab.nginx.config import (CONF_DIR, CONF_FILE, LOG_DIR, NginxConfig, error_lines, render_gateway, render_server,
@@ -49,7 +49,7 @@ from lab.nginx.config import (CONF_DIR, CONF_FILE, LOG_DIR, NginxConfig, error_l
 from lab.nginx.stapling import fetch_staple_file, nginx_will_staple, wait_for_staple
 from lab.ocsp import Responder, ResponderPolicy, run_responder
 from lab.probes.base import Target
-from lab.runstate import SweepResult
+from lab.runstate import NOT_CHECKED, SweepResult
 from lab.scenario import Direction
 from lab.servers.base import Deployment, DeployRequest, Endpoint, endpoint_files, loopback, responder_endpoints
 from lab.specs import ClientSpec, RevocationMode
@@ -471,7 +471,7 @@ def sweep(run_id: str | None = None) -> list[SweepResult]:
     no owning process, are removed too.
     """
     from docker.errors import NotFound
-    client = docker_client(timeout=30)
+    client = docker_client(timeout=30, answer_within=3)  # `tlslab down` must not hang on a hung engine
     filters = [f"{LABEL}=1"] + ([f"{RUN_LABEL}={run_id}"] if run_id else [])
     results = []
     for container in client.containers.list(all=True, filters={"label": filters}, ignore_removed=True):
@@ -498,8 +498,11 @@ def lab_containers(run_id: str | None = None) -> list[Any]:
 
 
 def sweep_unless_absent() -> list[SweepResult]:
-    """:func:`sweep` for ``tlslab down``: nothing to sweep when no Docker engine is there at all."""
+    """:func:`sweep` for ``tlslab down``: nothing to sweep when no Docker engine is there at all; an
+    engine that is there but does not answer is reported (NOT_CHECKED), never taken for "nothing left"."""
     try:
         return sweep()
+    except DockerNotAnswering as exc:
+        return [SweepResult(f"the lab's containers: {exc}", NOT_CHECKED)]
     except DockerUnavailable:
         return []

@@ -44,29 +44,44 @@ class DockerUnavailable(EnvironmentError_):
     """No Docker engine to talk to: the message says how to start one."""
 
 
+class DockerNotAnswering(DockerUnavailable):
+    """Something listens at the engine's address but does not answer: a hung or overloaded engine.
+
+    Unlike an absent engine (nothing to clean up there), this means the lab cannot tell what
+    the engine holds, so ``tlslab down`` must not report "nothing to clean up".
+    """
+
+
 def engine_address() -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
-def docker_client(timeout: int = 60) -> "docker.DockerClient":
-    """A client that has answered a ping; raises DockerUnavailable saying how to start the engine."""
+def docker_client(timeout: int = 60, answer_within: float = 10.0) -> "docker.DockerClient":
+    """A client that has answered a ping; raises DockerUnavailable saying how to start the engine.
+
+    The version query and the ping must answer within `answer_within` seconds (a socket that
+    accepts and never answers must not hold a command for `timeout`); later calls get `timeout`.
+    """
     try:
         import docker
         from docker.errors import DockerException
     except ImportError:
         raise DockerUnavailable("the Docker SDK for Python is not installed: pip install 'docker>=7'") from None
     try:
-        client = docker.from_env(timeout=timeout)
+        client = docker.from_env(timeout=min(timeout, answer_within))  # type: ignore[arg-type]
         client.ping()
-    except DockerException as exc:
+        client.api.timeout = timeout
+    except (DockerException, OSError) as exc:  # some transports raise socket errors directly
         reason = _short(exc)
+        if reason == "timed out":
+            raise DockerNotAnswering(
+                f"the Docker engine at {engine_address()} did not answer within {answer_within:g} s: it is hung "
+                "or overloaded; check 'docker info' or restart it (e.g. 'sudo systemctl restart docker')") from None
         if reason == "Permission denied":  # the engine runs; this user may not use it
             raise DockerUnavailable(permission_advice()) from None
         raise DockerUnavailable(
             f"cannot reach the Docker engine at {engine_address()} ({reason}): {HOW_TO_START}"
         ) from None
-    except OSError as exc:  # some transports raise socket errors directly
-        raise DockerUnavailable(f"cannot reach the Docker engine at {engine_address()} ({exc}): {HOW_TO_START}") from None
     return client
 
 

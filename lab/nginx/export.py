@@ -62,6 +62,22 @@ def _client_files(spec: ClientSpec, pki: Pki, outdir: Path) -> ClientFiles:
     return ClientFiles(Path(f"pki/{spec.trust}.pem"), cert, key)
 
 
+def prepare_outdir(outdir: Path, force: bool) -> None:
+    """Create `outdir` (empty unless `force`) and prove it writable, before any slow work (an image build)."""
+    if outdir.exists() and not outdir.is_dir():
+        raise UserInputError(f"OUTDIR {outdir} is a file; choose a new directory")
+    if outdir.exists() and any(outdir.iterdir()) and not force:
+        raise UserInputError(f"{outdir} is not empty; choose a new directory or pass --force to overwrite")
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        probe = outdir / ".tlslab-write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise UserInputError(f"OUTDIR {outdir}: cannot create or write it ({exc.strerror}); "
+                             "choose a directory you can write") from None
+
+
 def export_compose(scenario: Scenario, outdir: Path, pki: Pki, *, image: str, direction: Direction | None = None,
                    tls_port: int = DEFAULT_TLS_PORT, gateway_port: int = DEFAULT_GATEWAY_PORT,
                    force: bool = False) -> ExportResult:
@@ -69,12 +85,10 @@ def export_compose(scenario: Scenario, outdir: Path, pki: Pki, *, image: str, di
     direction = direction or scenario.direction
     if direction not in scenario.directions:
         raise UserInputError(f"--direction: {scenario.id} runs {', '.join(d.value for d in scenario.directions)} only")
-    if outdir.exists() and any(outdir.iterdir()) and not force:
-        raise UserInputError(f"{outdir} is not empty; choose a new directory or pass --force to overwrite")
     southbound = direction is Direction.SOUTHBOUND
     if southbound and tls_port == gateway_port:
         raise UserInputError("--tls-port and --gateway-port must differ")
-    outdir.mkdir(parents=True, exist_ok=True)
+    prepare_outdir(outdir, force)
 
     fault = render_roles(scenario, scenario.server, scenario.client, direction, tls_port=tls_port,
                          gateway_port=gateway_port)
@@ -147,9 +161,7 @@ def export_compose(scenario: Scenario, outdir: Path, pki: Pki, *, image: str, di
 
 def _curl_line(target: Target, spec: ClientSpec, files: ClientFiles) -> str:
     """The probe's curl command for a person: verbose, without the lab's status marker."""
-    argv = curl.command(target, spec, files)
-    cut = argv.index("--write-out")
-    return shlex.join(["curl", "-v", *argv[1:cut], argv[-1]])
+    return curl.shell_command(target, spec, files)
 
 
 def _expected(scenario: Scenario, client: str, direction: Direction) -> str:

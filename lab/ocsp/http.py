@@ -15,6 +15,31 @@ if TYPE_CHECKING:
     from lab.ocsp.responder import Responder
 
 
+class CappedRequest(server.Request):
+    """A request whose body is kept only up to MAX_REQUEST bytes: an OCSP request is a few hundred
+    bytes, and twisted.web would otherwise buffer a body of any size (300 MB) before rendering.
+    The rest is read and dropped; the resource then answers 413."""
+
+    too_large = False
+
+    def gotLength(self, length: int | None) -> None:
+        self.too_large = length is not None and length > MAX_REQUEST
+        super().gotLength(0 if self.too_large else length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        assert self.content is not None
+        if self.too_large or self.content.tell() + len(data) > MAX_REQUEST:
+            self.too_large = True
+            return
+        super().handleContentChunk(data)
+
+
+def make_site(responder: "Responder") -> server.Site:
+    site = server.Site(OcspResource(responder))
+    site.requestFactory = CappedRequest
+    return site
+
+
 class OcspResource(resource.Resource):
     """POST (DER body) and GET (base64 in the path, RFC 6960 A.1) -> DER response."""
 
@@ -26,6 +51,10 @@ class OcspResource(resource.Resource):
 
     def render_POST(self, request: server.Request) -> Any:
         assert request.content is not None
+        if getattr(request, "too_large", False):
+            request.setResponseCode(413)
+            request.setHeader(b"Content-Type", b"text/plain")
+            return f"an OCSP request is at most {MAX_REQUEST} bytes\n".encode()
         return self._answer(request, request.content.read(MAX_REQUEST))
 
     def render_GET(self, request: server.Request) -> Any:

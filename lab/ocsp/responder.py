@@ -186,12 +186,10 @@ class Responder:
 
     def _start(self, bind: str) -> None:
         """In the reactor thread."""
-        from twisted.web import server  # only when a responder starts: keeps the CLI's start-up light
-
-        from lab.ocsp.http import OcspResource
+        from lab.ocsp.http import make_site  # twisted.web only when a responder starts: a light CLI start-up
 
         r = lab_reactor.reactor()
-        site = server.Site(OcspResource(self))
+        site = make_site(self)
         site.noisy = False
         site.timeOut = 10
         port = r.listenTCP(0, site, interface=bind)

@@ -37,9 +37,15 @@ DEFAULT_PROBES: tuple[str, ...] = ("python-ssl", "pyopenssl", "openssl", "curl")
 
 def parse_clients(text: str | None) -> list[str]:
     """``--client`` value -> probe names; 'all' takes every probe, unknown names are an error."""
-    if not text:
+    if text is None:
         return list(DEFAULT_PROBES)
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    names = [n.strip() for n in text.split(",")]
+    if not any(names):
+        raise UserInputError(f"--client: give one or more clients ({', '.join(PROBES)}) or 'all'; "
+                             "leave the flag out for the default")
+    if not all(names):
+        raise UserInputError(f"--client {text!r}: an empty client name (',,' or a trailing ','); "
+                             f"choose from {', '.join(PROBES)} or 'all'")
     if names == ["all"]:
         return list(PROBES)
     unknown = [n for n in names if n not in PROBES]

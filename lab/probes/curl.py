@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import time
 
 from lab.probes.base import ClientFiles, Outcome, ProbeBase, Target, outcome_from_error, which
@@ -31,6 +32,13 @@ def command(target: Target, spec: ClientSpec, files: ClientFiles) -> list[str]:
     if spec.revocation is RevocationMode.REQUIRE_STAPLE:
         argv += ["--cert-status"]
     return argv + ["--write-out", _STATUS_MARK + "%{http_code}", url]
+
+
+def shell_command(target: Target, spec: ClientSpec, files: ClientFiles) -> str:
+    """The probe's curl command for a person to paste: verbose, shell-quoted, without the lab's status marker."""
+    argv = command(target, spec, files)
+    cut = argv.index("--write-out")
+    return shlex.join(["curl", "-v", *argv[1:cut], argv[-1]])
 
 
 FAKETIME_LIBS = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",

@@ -16,6 +16,10 @@ from lab.specs import ClientSpec, ServerSpec
 
 
 IDLE_TIMEOUT = 10.0  # seconds a client may stall before a lab server drops it
+# listen(2) backlog of every in-process server: Twisted's default of 50 drops connections that a
+# burst of clients (a load test, a connect/close loop) opens faster than one reactor accepts them.
+# The kernel caps it at net.core.somaxconn (4096 on current Linux).
+LISTEN_BACKLOG = 1024
 
 
 def loopback(host: str) -> str:

@@ -27,7 +27,7 @@ from lab.errors import EnvironmentError_, PortInUse
 from lab.probes.base import Target
 from lab.scenario import Direction
 from lab import reactor as lab_reactor
-from lab.servers.base import (IDLE_TIMEOUT, Deployment, DeployRequest, Endpoint, endpoint_files, loopback,
+from lab.servers.base import (IDLE_TIMEOUT, LISTEN_BACKLOG, Deployment, DeployRequest, Endpoint, endpoint_files, loopback,
                               responder_endpoints)
 
 STAPLE_REFRESH = 3600.0  # seconds between staple refreshes while a deployment stays up (nginx: hourly)
@@ -85,7 +85,7 @@ def _listen_tls(request: DeployRequest, port: int, staple: Callable[[], bytes] |
     ctx = server_context(request.server, request.pki, request.servername, staple)
     body = f"tlslab {request.scenario.id}: TLS handshake OK\n".encode()
     return lab_reactor.reactor().listenSSL(  # type: ignore[no-any-return]
-        port, _ResponderFactory(body), _ConnectionCreator(ctx), interface=request.bind
+        port, _ResponderFactory(body), _ConnectionCreator(ctx), backlog=LISTEN_BACKLOG, interface=request.bind
     )
 
 

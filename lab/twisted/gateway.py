@@ -19,7 +19,7 @@ from twisted.web import resource, server
 from lab.probes.base import ClientFiles, Target
 from lab.probes.pyopenssl_probe import fetch
 from lab import reactor as lab_reactor
-from lab.servers.base import IDLE_TIMEOUT, DeployRequest
+from lab.servers.base import IDLE_TIMEOUT, LISTEN_BACKLOG, DeployRequest
 
 
 class GatewayResource(resource.Resource):
@@ -64,4 +64,4 @@ def listen_gateway(request: DeployRequest, upstream: Target, port: int, log: lis
     site = server.Site(GatewayResource(upstream, request, log, lock))
     site.noisy = False
     site.timeOut = IDLE_TIMEOUT
-    return lab_reactor.reactor().listenTCP(port, site, interface=request.bind)  # type: ignore[no-any-return]
+    return lab_reactor.reactor().listenTCP(port, site, backlog=LISTEN_BACKLOG, interface=request.bind)  # type: ignore[no-any-return]
