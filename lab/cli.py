@@ -24,6 +24,8 @@ from rich.text import Text
 
 from lab import __version__
 from lab.commands.ocsp import ocsp_app
+from lab.commands.own import (CaFileOpt, ClientCertOpt, ClientKeyOpt, NginxConfOpt, ProbeCmdOpt, ServerCertOpt,
+                              ServerKeyOpt, apply_own)
 from lab.errors import EnvironmentError_, LabError, UserInputError
 from lab.harness import APP, Harness, Phase, RunReport, ScenarioResult, deployed
 from lab.paths import default_certs_dir
@@ -32,6 +34,7 @@ from lab.probes import PROBES, make_probes, parse_clients
 from lab.probes.base import ClientFiles, Target
 from lab.report import report_json, report_junit
 from lab.runstate import recorded_up, sweep_all
+from lab.material import OWN_PHASE
 from lab.scenario import GATEWAY, Catalog, Direction, Scenario
 from lab.servers import BACKENDS, make_backend
 from lab.servers.base import DeployRequest
@@ -157,6 +160,7 @@ def show(
     scenarios: ScenariosOpt = None,
     certs: CertsOpt = None,
     as_json: JsonOpt = False,
+    nginx_conf: NginxConfOpt = None,
 ) -> None:
     """The fault, the documented symptom, each resolution, and how to try it by hand.
 
@@ -166,7 +170,7 @@ def show(
     Example: tlslab show cipher-mismatch
     """
     with _errors():
-        scenario = _catalog(scenarios).get(scenario_id)
+        scenario = apply_own(_catalog(scenarios).get(scenario_id), backend, nginx_conf=nginx_conf)
         chosen = _direction(direction) or scenario.direction
         pki = _pki(certs, quiet=as_json)
     clients = [*PROBES, GATEWAY]
@@ -318,6 +322,10 @@ def _print_report(report: RunReport, verbose: bool) -> None:
                     if check.outcome and check.passed:
                         out.print(f"  {r.scenario} / {p.resolution or 'fault'} / {check.client}: {check.outcome.raw}"
                                   + (f"  [gateway: {check.outcome.upstream_raw}]" if check.outcome.upstream_raw else ""))
+    judged = {c.client: c.outcome.judged_by for r in report.results for p in r.phases for c in p.checks
+              if c.outcome and c.outcome.judged_by}
+    for client, how in judged.items():
+        out.print(f"{client}: judged by {how}")
     for client, reason in report.unavailable.items():
         out.print(Text(f"! {client} could not run: {reason}", style="yellow"))
     total = sum(len(p.checks) for r in report.results for p in r.phases)
@@ -340,6 +348,13 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every client's raw message.")] = False,
     scenarios: ScenariosOpt = None,
     certs: CertsOpt = None,
+    server_cert: ServerCertOpt = None,
+    server_key: ServerKeyOpt = None,
+    ca_file: CaFileOpt = None,
+    client_cert: ClientCertOpt = None,
+    client_key: ClientKeyOpt = None,
+    nginx_conf: NginxConfOpt = None,
+    probe_cmd: ProbeCmdOpt = None,
 ) -> None:
     """Reproduce each fault, check every client's symptom, apply each resolution, check it fixes.
 
@@ -353,6 +368,10 @@ def run(
       tlslab run sni-required --client openssl,curl --json
 
       tlslab run expired-server-cert --direction southbound --junit report.xml
+
+      tlslab run incomplete-chain --server-cert ours/fullchain.pem --server-key ours/key.pem --ca-file ours/root.pem
+
+      tlslab run --all --probe-cmd 'ours=python our_client.py {url} --servername {servername} --ca {ca_file}'
     """
     with _errors():
         if all_ and scenario_ids:
@@ -360,10 +379,14 @@ def run(
         if not all_ and not scenario_ids:
             raise UserInputError("name one or more scenarios (see 'tlslab list') or use --all")
         catalog = _catalog(scenarios)
-        selected = catalog.select(None if all_ else scenario_ids)
+        own = {"server_cert": server_cert, "server_key": server_key, "ca_file": ca_file, "client_cert": client_cert,
+               "client_key": client_key, "nginx_conf": nginx_conf}
+        selected = [apply_own(s, backend, **own) for s in catalog.select(None if all_ else scenario_ids)]
         if resolution and len(selected) != 1:
             raise UserInputError("--resolution needs exactly one scenario")
-        probes = make_probes(parse_clients(client))
+        from lab.probes.command import parse_probe_cmds
+        names = parse_clients(client)
+        probes = make_probes(names) + parse_probe_cmds(probe_cmd, names)
         harness = Harness(make_backend(backend, image), probes, _pki(certs, quiet=as_json), _Progress(not as_json))
         if os.environ.get("CI") == "true" and harness.unavailable:
             raise EnvironmentError_("under CI=true every selected client must run: " + "; ".join(
@@ -402,6 +425,12 @@ def up(
     as_json: JsonOpt = False,
     scenarios: ScenariosOpt = None,
     certs: CertsOpt = None,
+    server_cert: ServerCertOpt = None,
+    server_key: ServerKeyOpt = None,
+    ca_file: CaFileOpt = None,
+    client_cert: ClientCertOpt = None,
+    client_key: ClientKeyOpt = None,
+    nginx_conf: NginxConfOpt = None,
 ) -> None:
     """Keep a scenario's servers running for manual exploration; Ctrl-C stops and cleans up.
 
@@ -414,9 +443,17 @@ def up(
       tlslab up expired-server-cert
 
       tlslab up protocol-mismatch --resolution upgrade-backend-tls12 --json
+
+      tlslab up incomplete-chain --server-cert ours/fullchain.pem --server-key ours/key.pem --ca-file ours/root.pem
+
+      tlslab up cipher-mismatch --backend nginx --nginx-conf ours/server.conf
     """
     with _errors():
-        scenario = _catalog(scenarios).get(scenario_id)
+        scenario = apply_own(_catalog(scenarios).get(scenario_id), backend, server_cert=server_cert,
+                             server_key=server_key, ca_file=ca_file, client_cert=client_cert, client_key=client_key,
+                             nginx_conf=nginx_conf)
+        if resolution is None and scenario.resolutions and scenario.resolutions[-1].name == OWN_PHASE:
+            resolution = OWN_PHASE  # your material is what `up` serves
         res = scenario.resolution(resolution) if resolution else None
         chosen = _direction(direction) or scenario.direction
         if chosen not in scenario.directions:
@@ -430,6 +467,8 @@ def up(
                 line = {"scenario": scenario.id, "resolution": res.name if res else None, "direction": chosen.value,
                         "backend": backend, "pid": os.getpid(),
                         "endpoints": [e.as_json() for e in deployment.endpoints]}
+                if server.nginx_conf:
+                    line["nginx_conf"] = deployment.config_text
                 if as_json:
                     sys.stdout.write(json.dumps(line) + "\n")
                     sys.stdout.flush()
@@ -458,6 +497,9 @@ def _print_up(scenario: Scenario, resolution: str | None, direction: Direction, 
     out.print(f"  curl -v --cacert {files.ca_file} --resolve {scenario.servername}:{tls.port}:{target.host} "
               f"https://{scenario.servername}:{tls.port}/"
               + (f" --cert {files.cert_file} --key {files.key_file}" if files.cert_file else ""))
+    if request.server.nginx_conf and deployment.config_text:
+        out.print(f"\nnginx.conf as deployed (your block from {request.server.nginx_conf}):")
+        out.print(deployment.config_text.rstrip("\n"))
     out.print("\nCtrl-C to stop.")
 
 

@@ -18,6 +18,8 @@ def outcome_json(outcome: Outcome | None) -> dict[str, Any] | None:
         "symptom": str(outcome.symptom), "raw": outcome.raw, "http_status": outcome.http_status,
         "protocol": outcome.protocol, "cipher": outcome.cipher, "elapsed": round(outcome.elapsed, 4),
     }
+    if outcome.judged_by:
+        out["judged_by"] = outcome.judged_by
     if outcome.upstream is not None or outcome.upstream_raw is not None:
         out["upstream"] = {"symptom": str(outcome.upstream) if outcome.upstream else None, "raw": outcome.upstream_raw}
     return out

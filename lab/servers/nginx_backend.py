@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 from lab.docker_image import resolve_image
 from lab.dockerutil import (HOST_LABEL, LABEL, PID_LABEL, RUN_LABEL, SCENARIO_LABEL, container_logs, docker_client,
                             owner_labels, unavailable_reason)
-from lab.errors import EnvironmentError_, PortInUse
+from lab.errors import EnvironmentError_, PortInUse, UserInputError
 from lab.nginx_config import (CONF_DIR, CONF_FILE, LOG_DIR, NginxConfig, error_lines, render_gateway, render_server,
                               stapling_lines)
 from lab.ocsp import (Responder, ResponderPolicy, fetch_staple_file, nginx_will_staple, run_responder,
@@ -253,6 +253,9 @@ class NginxBackend:
     @contextlib.contextmanager
     def deploy(self, request: DeployRequest) -> Iterator[Deployment]:
         southbound = request.direction is Direction.SOUTHBOUND
+        if southbound and request.server.nginx_conf:
+            raise UserInputError(f"{request.server.nginx_conf}: your nginx server block plays the TLS server, "
+                                 "which nginx is northbound only: use --direction northbound")
         with contextlib.ExitStack() as stack:
             upstream: Deployment | None = None
             ocsp: _Stapling | None = None
