@@ -73,12 +73,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     config = metafunc.config
     from lab.errors import LabError
+    problem = None
     try:
         params = tlslab_cases(*marker.args, backend=marker.kwargs.get("backend") or config.getoption("tlslab_backend"),
                               direction=marker.kwargs.get("direction"),
                               scenarios_dir=config.getoption("tlslab_scenarios"))
     except LabError as exc:  # an unknown id in the marker: say which, not a traceback
-        raise pytest.UsageError(f"{metafunc.definition.nodeid}: @pytest.mark.{MARKER}: {exc}") from None
+        problem = str(exc)
+    if problem is not None:
+        pytest.fail(f"@pytest.mark.{MARKER}: {problem}", pytrace=False)
     metafunc.parametrize("tlslab_case", params)
 
 
