@@ -193,7 +193,8 @@ def serve(scenario: str, resolution: str | None = None, *, backend: str = "twist
           scenarios_dir: str | Path | None = None, certs_dir: str | Path | None = None, bind: str = "127.0.0.1",
           server_cert: str | Path | None = None, server_key: str | Path | None = None,
           ca_file: str | Path | None = None, client_cert: str | Path | None = None,
-          client_key: str | Path | None = None, nginx_conf: str | Path | None = None) -> Iterator[Environment]:
+          client_key: str | Path | None = None, client_ca: str | Path | None = None,
+          nginx_conf: str | Path | None = None) -> Iterator[Environment]:
     """Bring `scenario`'s servers up with its fault (or `resolution`) until the block ends.
 
     Args:
@@ -204,7 +205,7 @@ def serve(scenario: str, resolution: str | None = None, *, backend: str = "twist
         scenarios_dir: a directory of your own scenario files (default: the lab's).
         certs_dir: where the lab's PKI is cached (default: ``$TLSLAB_CERTS`` or ``~/.cache/tlslab/certs``).
         bind: the address to listen on; keep 127.0.0.1 unless you mean to expose the servers.
-        server_cert, server_key, ca_file, client_cert, client_key, nginx_conf: your own material, as
+        server_cert, server_key, ca_file, client_cert, client_key, client_ca, nginx_conf: your own material, as
             on the command line; with any of them and no `resolution`, the servers use your files.
 
     Yields:
@@ -217,7 +218,8 @@ def serve(scenario: str, resolution: str | None = None, *, backend: str = "twist
     own = OwnMaterial.from_options(
         server_cert=Path(server_cert) if server_cert else None, server_key=Path(server_key) if server_key else None,
         ca_file=Path(ca_file) if ca_file else None, client_cert=Path(client_cert) if client_cert else None,
-        client_key=Path(client_key) if client_key else None, nginx_conf=Path(nginx_conf) if nginx_conf else None)
+        client_key=Path(client_key) if client_key else None, client_ca=Path(client_ca) if client_ca else None,
+        nginx_conf=Path(nginx_conf) if nginx_conf else None)
     s: Scenario = with_own_material(_catalog(Path(scenarios_dir) if scenarios_dir else None).get(scenario), own)
     if own and resolution is None:
         resolution = OWN_PHASE

@@ -24,7 +24,7 @@ from rich.text import Text
 
 from lab import __version__
 from lab.commands.ocsp import ocsp_app
-from lab.commands.own import (CaFileOpt, ClientCertOpt, ClientKeyOpt, NginxConfOpt, ProbeCmdOpt, ServerCertOpt,
+from lab.commands.own import (CaFileOpt, ClientCaOpt, ClientCertOpt, ClientKeyOpt, NginxConfOpt, ProbeCmdOpt, ServerCertOpt,
                               ServerKeyOpt, apply_own)
 from lab.errors import EnvironmentError_, LabError, UserInputError
 from lab.harness import APP, Harness, Phase, RunReport, ScenarioResult, deployed
@@ -353,6 +353,7 @@ def run(
     ca_file: CaFileOpt = None,
     client_cert: ClientCertOpt = None,
     client_key: ClientKeyOpt = None,
+    client_ca: ClientCaOpt = None,
     nginx_conf: NginxConfOpt = None,
     probe_cmd: ProbeCmdOpt = None,
 ) -> None:
@@ -380,7 +381,7 @@ def run(
             raise UserInputError("name one or more scenarios (see 'tlslab list') or use --all")
         catalog = _catalog(scenarios)
         own = {"server_cert": server_cert, "server_key": server_key, "ca_file": ca_file, "client_cert": client_cert,
-               "client_key": client_key, "nginx_conf": nginx_conf}
+               "client_key": client_key, "client_ca": client_ca, "nginx_conf": nginx_conf}
         selected = [apply_own(s, backend, **own) for s in catalog.select(None if all_ else scenario_ids)]
         if resolution and len(selected) != 1:
             raise UserInputError("--resolution needs exactly one scenario")
@@ -430,6 +431,7 @@ def up(
     ca_file: CaFileOpt = None,
     client_cert: ClientCertOpt = None,
     client_key: ClientKeyOpt = None,
+    client_ca: ClientCaOpt = None,
     nginx_conf: NginxConfOpt = None,
 ) -> None:
     """Keep a scenario's servers running for manual exploration; Ctrl-C stops and cleans up.
@@ -451,7 +453,7 @@ def up(
     with _errors():
         scenario = apply_own(_catalog(scenarios).get(scenario_id), backend, server_cert=server_cert,
                              server_key=server_key, ca_file=ca_file, client_cert=client_cert, client_key=client_key,
-                             nginx_conf=nginx_conf)
+                             client_ca=client_ca, nginx_conf=nginx_conf)
         if resolution is None and scenario.resolutions and scenario.resolutions[-1].name == OWN_PHASE:
             resolution = OWN_PHASE  # your material is what `up` serves
         res = scenario.resolution(resolution) if resolution else None

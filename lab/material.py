@@ -179,6 +179,7 @@ class OwnMaterial:
     ca_file: Path | None = None
     client_cert: Path | None = None
     client_key: Path | None = None
+    client_ca: Path | None = None  # 2-way TLS: the CA(s) the server trusts for client certificates
     nginx_conf: Path | None = None
 
     def __bool__(self) -> bool:
@@ -199,6 +200,8 @@ class OwnMaterial:
                 check_identity(cert, key, key_flag)
         if own.ca_file:
             check_ca_file(own.ca_file, "--ca-file")
+        if own.client_ca:
+            check_ca_file(own.client_ca, "--client-ca")
         if own.nginx_conf:
             _read(own.nginx_conf)
         return own
@@ -208,6 +211,8 @@ class OwnMaterial:
         if self.server_cert:
             # The file carries its chain (leaf first), as nginx's ssl_certificate does.
             patch.update(certificate=str(self.server_cert), key=str(self.server_key), chain=())
+        if self.client_ca:
+            patch["client_cas"] = (str(self.client_ca),)
         if self.nginx_conf:
             patch["nginx_conf"] = str(self.nginx_conf)
         return patch

@@ -21,6 +21,8 @@ class TeamPki:
     fullchain: Path  # leaf + intermediate: what fixes incomplete-chain
     key: Path  # the leaf's key (0600)
     other_key: Path  # a key that belongs to no certificate here
+    client_fullchain: Path  # a client certificate (clientAuth) + the intermediate
+    client_key: Path
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -46,7 +48,15 @@ def make_team_pki(directory: Path, names: str = "DNS:api.lab.test,DNS:localhost,
     _openssl("x509", "-req", "-in", "leaf.csr", "-CA", "int.pem", "-CAkey", "int.key", "-CAcreateserial",
              "-out", "leaf.pem", "-days", "30", "-extfile", "leaf.ext", cwd=d)
     _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "other.key", cwd=d)
+    (d / "client.ext").write_text("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                                  "extendedKeyUsage=clientAuth\n")
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr",
+             "-subj", "/O=Team/CN=our-app", cwd=d)
+    _openssl("x509", "-req", "-in", "client.csr", "-CA", "int.pem", "-CAkey", "int.key", "-CAcreateserial",
+             "-out", "client.pem", "-days", "30", "-extfile", "client.ext", cwd=d)
+    (d / "client-fullchain.pem").write_bytes((d / "client.pem").read_bytes() + (d / "int.pem").read_bytes())
     (d / "fullchain.pem").write_bytes((d / "leaf.pem").read_bytes() + (d / "int.pem").read_bytes())
-    for key in ("root.key", "int.key", "key.pem", "other.key"):
+    for key in ("root.key", "int.key", "key.pem", "other.key", "client.key"):
         (d / key).chmod(0o600)
-    return TeamPki(d / "root.pem", d / "int.pem", d / "leaf.pem", d / "fullchain.pem", d / "key.pem", d / "other.key")
+    return TeamPki(d / "root.pem", d / "int.pem", d / "leaf.pem", d / "fullchain.pem", d / "key.pem", d / "other.key",
+                   d / "client-fullchain.pem", d / "client.key")

@@ -65,6 +65,19 @@ def test_own_leaf_without_its_intermediate_still_fails(cli_env: dict[str, str], 
     assert {c["observed"]["symptom"] for c in own["checks"]} == {"verify:unknown-issuer"}
 
 
+@pytest.mark.parametrize("trusted", [True, False])
+def test_own_client_certificate_for_2_way_tls(cli_env: dict[str, str], team: TeamPki, trusted: bool) -> None:
+    """Our client certificate is accepted once the server trusts our CA (--client-ca); without it (the
+    negative control) the lab's server, which trusts only the lab's client CA, rejects it."""
+    proc = tlslab(cli_env, "run", "expired-client-cert", "--client-cert", str(team.client_fullchain),
+                  "--client-key", str(team.client_key), *(["--client-ca", str(team.root)] if trusted else []),
+                  "-c", THREE, "-r", "own-material", "--json")
+    assert proc.returncode == (0 if trusted else 1), proc.stdout + proc.stderr
+    own = _phase(json.loads(proc.stdout), "own-material")
+    symptoms = {c["observed"]["symptom"] for c in own["checks"]}
+    assert symptoms == {"ok"} if trusted else "ok" not in symptoms
+
+
 def test_mismatched_key_is_exit_2_naming_the_file(cli_env: dict[str, str], team: TeamPki) -> None:
     proc = tlslab(cli_env, "run", "incomplete-chain", "--server-cert", str(team.fullchain), "--server-key",
                   str(team.other_key), "--ca-file", str(team.root))

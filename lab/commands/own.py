@@ -23,6 +23,7 @@ ServerCertOpt = Annotated[Optional[Path], typer.Option(
 ServerKeyOpt = Annotated[Optional[Path], typer.Option("--server-key", help="The private key of --server-cert (PEM, unencrypted).", show_default=False)]
 CaFileOpt = Annotated[Optional[Path], typer.Option("--ca-file", help="The CA file your clients trust for --server-cert (PEM).", show_default=False)]
 ClientCertOpt = Annotated[Optional[Path], typer.Option("--client-cert", help="2-way TLS: your client certificate (with its chain, PEM).", show_default=False)]
+ClientCaOpt = Annotated[Optional[Path], typer.Option("--client-ca", help="2-way TLS: the CA file your server trusts for client certificates (e.g. the issuer of --client-cert).", show_default=False)]
 ClientKeyOpt = Annotated[Optional[Path], typer.Option("--client-key", help="The private key of --client-cert.", show_default=False)]
 NginxConfOpt = Annotated[Optional[Path], typer.Option(
     "--nginx-conf", help="With --backend nginx: your own server {} block(s); the lab changes only listen, "
@@ -35,10 +36,12 @@ ProbeCmdOpt = Annotated[Optional[list[str]], typer.Option(
 
 def apply_own(scenario: Scenario, backend: str, *, server_cert: Path | None = None, server_key: Path | None = None,
               ca_file: Path | None = None, client_cert: Path | None = None, client_key: Path | None = None,
+              client_ca: Path | None = None,
               nginx_conf: Path | None = None) -> Scenario:
     """`scenario` with the ``own-material`` phase for what the flags name (unchanged when none is given)."""
     if nginx_conf and backend != "nginx":
         raise UserInputError(f"--nginx-conf {nginx_conf}: your nginx block runs on the nginx backend: add --backend nginx")
     own = OwnMaterial.from_options(server_cert=server_cert, server_key=server_key, ca_file=ca_file,
-                                   client_cert=client_cert, client_key=client_key, nginx_conf=nginx_conf)
+                                   client_cert=client_cert, client_key=client_key, client_ca=client_ca,
+                                   nginx_conf=nginx_conf)
     return with_own_material(scenario, own)
