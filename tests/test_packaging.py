@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, require_tool
+from conftest import REPO, require_tool, skip_or_fail
 
 pytestmark = pytest.mark.slow
 SYSTEM_PYTHON = "/usr/bin/python3"  # a plain venv from the system interpreter: nothing of /work/venv leaks in
@@ -43,7 +43,7 @@ def _checkout_copy(target: Path) -> Path:
 
 def _fresh_venv(path: Path) -> Path:
     if not os.path.exists(SYSTEM_PYTHON):
-        pytest.skip(f"{SYSTEM_PYTHON} is needed to make a plain venv")
+        skip_or_fail(f"{SYSTEM_PYTHON} is needed to make a plain venv")
     _run([SYSTEM_PYTHON, "-m", "venv", str(path)])
     return path / "bin"
 
@@ -51,6 +51,9 @@ def _fresh_venv(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """``python -m build``: the sdist, and the wheel built from it."""
+    import importlib.util
+    if importlib.util.find_spec("build") is None:
+        skip_or_fail("the 'build' package is not installed: pip install -e '.[test]' (it is in the test extras)")
     out = tmp_path_factory.mktemp("dist")
     source = _checkout_copy(tmp_path_factory.mktemp("src"))
     _run([sys.executable, "-m", "build", "--outdir", str(out), str(source)])
@@ -94,7 +97,14 @@ def test_installed_wheel_runs_outside_the_source_tree(dists: dict[str, Path], tm
 
 
 # ------------------------------------------------------------------------------ CI recipes
-yaml = pytest.importorskip("yaml", reason="PyYAML is in the test extras")
+def _yaml() -> object:
+    try:
+        import yaml
+    except ImportError:
+        skip_or_fail("PyYAML is not installed: pip install -e '.[test]' (it is in the test extras)")
+    return yaml
+
+
 SKIPPED_WORDS = ("apt-get",)  # installing openssl/curl/faketime: checked to be present instead, for speed
 
 
@@ -115,7 +125,7 @@ def _gitlab_commands(doc: dict) -> list[str]:
 def test_ci_recipe_runs_here(recipe: str, commands: object, tmp_path: Path, certs_dir: Path) -> None:
     for tool in ("openssl", "curl", "faketime"):
         require_tool(tool, f"the recipe installs it with apt-get ({recipe})")
-    doc = yaml.safe_load((REPO / "docs" / "ci" / recipe).read_text())
+    doc = _yaml().safe_load((REPO / "docs" / "ci" / recipe).read_text())  # type: ignore[attr-defined]
     steps = commands(doc)  # type: ignore[operator]
     assert any("tlslab run" in c and "--junit report.xml" in c for c in steps)
     workdir = _checkout_copy(tmp_path / "checkout")
