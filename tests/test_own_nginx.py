@@ -161,3 +161,41 @@ def test_up_json_carries_the_deployed_config(cli_env: dict[str, str], team: Team
     finally:
         proc.terminate()
         assert proc.wait(timeout=30) in (0, 130, -15)
+
+
+def _scenario_with_block(tmp_path: Path, team: TeamPki) -> Path:
+    directory = tmp_path / "our-scenarios"
+    (directory / "ours").mkdir(parents=True)
+    for f in (team.fullchain, team.key, team.root):
+        (directory / "ours" / f.name).write_bytes(f.read_bytes())
+    (directory / "ours" / "key.pem").chmod(0o600)
+    _block(directory / "ours", "fullchain.pem")  # relative to the block: ours/fullchain.pem
+    text = (REPO / "scenarios" / "cipher-mismatch.toml").read_text()
+    (directory / "cipher-mismatch.toml").write_text(text + """
+[[resolution]]
+name = "our-nginx"
+summary = "The server block we ship"
+[resolution.server]
+nginx_conf = "ours/api.conf"     # relative to this file
+[resolution.client]
+trust = "ours/root.pem"
+""")
+    return directory
+
+
+def test_scenario_file_block_needs_nginx_before_anything_starts(cli_env: dict[str, str], team: TeamPki,
+                                                                tmp_path: Path) -> None:
+    proc = _tlslab(cli_env, "run", "--scenarios", str(_scenario_with_block(tmp_path, team)), "--all")
+    assert proc.returncode == 2 and "run it with --backend nginx" in proc.stderr
+    assert "cipher-mismatch (northbound)" not in proc.stderr  # nothing ran
+
+
+@pytest.mark.slow
+def test_scenario_file_block_on_real_nginx(cli_env: dict[str, str], team: TeamPki, tmp_path: Path) -> None:
+    from nginx_support import require_docker
+    require_docker()
+    proc = _tlslab(cli_env, "run", "--scenarios", str(_scenario_with_block(tmp_path, team)), "--all",
+                   "--backend", "nginx", "-c", "openssl,curl,python-ssl", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    phase = next(p for p in json.loads(proc.stdout)["scenarios"][0]["phases"] if p["resolution"] == "our-nginx")
+    assert {c["observed"]["symptom"] for c in phase["checks"]} == {"ok"}

@@ -41,6 +41,10 @@ def apply_own(scenario: Scenario, backend: str, *, server_cert: Path | None = No
     """`scenario` with the ``own-material`` phase for what the flags name (unchanged when none is given)."""
     if nginx_conf and backend != "nginx":
         raise UserInputError(f"--nginx-conf {nginx_conf}: your nginx block runs on the nginx backend: add --backend nginx")
+    uses_block = scenario.server.nginx_conf or any(r.server.get("nginx_conf") for r in scenario.resolutions)
+    if uses_block and backend != "nginx":
+        raise UserInputError(f"scenario {scenario.id!r} ({scenario.path}) serves your nginx block (server.nginx_conf): "
+                             "run it with --backend nginx")
     own = OwnMaterial.from_options(server_cert=server_cert, server_key=server_key, ca_file=ca_file,
                                    client_cert=client_cert, client_key=client_key, client_ca=client_ca,
                                    nginx_conf=nginx_conf)
