@@ -156,8 +156,8 @@ def check_spec(spec: Any, where: str = "") -> None:
             continue
         if field_name == "certificate":
             check_identity(value, getattr(spec, "key", None), where)
-        elif field_name == "default_certificate":
-            raise MaterialError(value, "default_certificate takes a catalogue name only", where)
+        elif field_name in ("default_certificate", "ocsp_signer"):
+            raise MaterialError(value, f"{field_name} takes a catalogue name only (tlslab certs)", where)
         else:
             check_ca_file(value, where)
     for field_name in CERT_LIST_FIELDS:

@@ -198,7 +198,7 @@ class _Reader:
         """A team's own files, relative to the scenario file, made absolute; an own certificate file
         carries its chain, so `chain` defaults to nothing more (see lab.material)."""
         def absolute(value: str) -> str:
-            return str((self.path.parent / value).expanduser().resolve()) if is_path(value) else value
+            return str((self.path.parent / Path(value).expanduser()).resolve()) if is_path(value) else value
 
         out: dict[str, Any] = {}
         for key, value in patch.items():
