@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,6 +216,9 @@ def serve(scenario: str, resolution: str | None = None, *, backend: str = "twist
         lab.errors.UserInputError: unknown scenario or resolution, unusable own material.
         lab.errors.EnvironmentError_: this machine cannot do it (no Docker for ``nginx``).
     """
+    if bind not in ("127.0.0.1", "localhost", "::1"):
+        warnings.warn(f"lab.serve(bind={bind!r}): the lab's servers are for this machine only; they are now "
+                      "reachable from other hosts", stacklevel=3)
     own = OwnMaterial.from_options(
         server_cert=Path(server_cert) if server_cert else None, server_key=Path(server_key) if server_key else None,
         ca_file=Path(ca_file) if ca_file else None, client_cert=Path(client_cert) if client_cert else None,
