@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,8 +33,6 @@ _PATH_SUFFIXES = (".pem", ".crt", ".cer", ".key")
 # Spec fields that name one certificate (with a key where it is an identity), or lists of them.
 CERT_FIELDS = ("certificate", "default_certificate", "ocsp_signer", "trust")
 CERT_LIST_FIELDS = ("chain", "default_chain", "client_cas", "ocsp_trusted")
-KEY_FIELDS = ("key",)  # the private key of `certificate`, when that is a path
-FILE_FIELDS = ("nginx_conf",)  # other files a spec may name (see lab.nginx_own)
 
 
 class MaterialError(UserInputError):
@@ -136,15 +133,6 @@ def check_identity(cert_path: str | Path, key_path: str | Path | None, where: st
 def check_ca_file(path: str | Path, where: str = "") -> None:
     if not certificates(path):
         raise MaterialError(path, "holds no certificate", where)
-
-
-def warn_mode(key_path: str | Path) -> str | None:
-    """A note when someone else can read the key (the lab never changes the user's files)."""
-    try:
-        mode = os.stat(key_path).st_mode & 0o077
-    except OSError:
-        return None
-    return f"{key_path} is readable by others (mode {oct(mode)}): chmod 600 it" if mode else None
 
 
 def check_spec(spec: Any, where: str = "") -> None:
