@@ -278,3 +278,17 @@ def test_import_lab_stays_cheap() -> None:
     code = "import sys, lab; print(sorted(m for m in ('lab.api', 'twisted', 'cryptography') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_java_validates_our_chain_and_its_stores_stay_out_of_our_directory(cli_env: dict[str, str],
+                                                                          team: TeamPki) -> None:
+    """The Java probe needs PKCS12 stores: for a team's files they go to the lab's cache, named by path
+    (a team's client.key must never stand in for the lab's 'client' key), never beside the team's files."""
+    from conftest import require_tool
+    require_tool("java", "the Java probe")
+    proc = tlslab(cli_env, "run", "incomplete-chain", "--server-cert", str(team.fullchain), "--server-key",
+                  str(team.key), "--ca-file", str(team.root), "-c", "java", "-r", "own-material")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (team.root.parent / "pkcs12").exists()
+    stores = list(Path(cli_env["TLSLAB_CERTS"], "own", "pkcs12").iterdir())
+    assert stores and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in stores)
