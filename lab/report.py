@@ -80,7 +80,10 @@ def report_junit(report: RunReport) -> str:
             elif not check.passed:
                 failure = ET.SubElement(case, "failure", message=check.note or "failed")
                 failure.text = check.outcome.raw if check.outcome else check.note
+                if check.outcome and check.outcome.judged_by:
+                    failure.text += f"\n(judged by {check.outcome.judged_by})"
             elif check.outcome:
-                ET.SubElement(case, "system-out").text = f"{check.outcome.symptom}: {check.outcome.raw}"
+                ET.SubElement(case, "system-out").text = f"{check.outcome.symptom}: {check.outcome.raw}" + (
+                    f"\n(judged by {check.outcome.judged_by})" if check.outcome.judged_by else "")
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

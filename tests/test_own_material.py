@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -209,6 +210,18 @@ def test_command_probe_is_judged_by_exit_status_and_words(cli_env: dict[str, str
     assert all(c["observed"]["raw"].startswith("exit status 1: our-client:") for r, c in ours if r is None)
     assert all(c["observed"]["symptom"] == "ok" for r, c in ours if r is not None)
     assert all("exit status" in c["observed"]["judged_by"] for _, c in ours)
+
+
+def test_command_probe_verdict_source_is_in_the_junit_report(cli_env: dict[str, str], our_client: Path,
+                                                             tmp_path: Path) -> None:
+    cmd = f"ours={sys.executable} {our_client} {{url}} {{servername}} {{ca_file}} verify"
+    junit = tmp_path / "report.xml"
+    proc = tlslab(cli_env, "run", "expired-server-cert", "-c", "openssl", "--probe-cmd", cmd, "--junit", str(junit))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ours = [c for c in ET.parse(junit).getroot().iter("testcase") if c.get("name", "").endswith("/ ours")]
+    assert len(ours) == 2 and all("(judged by its exit status" in (c.findtext("system-out") or "") for c in ours)
+    assert "ours: judged by its exit status (0 = success)" in tlslab(
+        cli_env, "run", "expired-server-cert", "-c", "openssl", "--probe-cmd", cmd).stdout
 
 
 def test_command_probe_that_does_not_verify_fails_the_fault(cli_env: dict[str, str], our_client: Path) -> None:
