@@ -232,6 +232,30 @@ def test_command_probe_that_does_not_verify_fails_the_fault(cli_env: dict[str, s
     assert "expired-server-cert / fault / lax: expected verify:expired; saw ok" in proc.stdout
 
 
+def test_command_probe_gets_the_phase_client_settings(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """sni-required's fault is on the client side (no SNI): a command that honours TLSLAB_CLIENT reproduces
+    it, and sends SNI again after the fix."""
+    script = tmp_path / "sni_aware.py"
+    script.write_text(textwrap.dedent('''
+        import json, os, socket, ssl, sys
+        spec = json.loads(os.environ["TLSLAB_CLIENT"])
+        ctx = ssl.create_default_context(cafile=os.environ["TLSLAB_CA_FILE"])
+        name = os.environ["TLSLAB_SERVERNAME"] if spec["sni"] else None
+        if name is None:
+            ctx.check_hostname = False  # no SNI means no name to check, as for the lab's python-ssl probe
+        try:
+            with socket.create_connection((os.environ["TLSLAB_HOST"], int(os.environ["TLSLAB_PORT"])), 5) as raw:
+                with ctx.wrap_socket(raw, server_hostname=name) as s:
+                    s.sendall(b"GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
+                    sys.exit(0 if b" 200 " in s.recv(100) else 1)
+        except (ssl.SSLError, OSError) as exc:
+            sys.exit(str(exc))
+    '''))
+    proc = tlslab(cli_env, "run", "sni-required", "--direction", "northbound", "-c", "openssl",
+                  "--probe-cmd", f"sni={sys.executable} {script}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_command_probe_bad_template_is_exit_2(cli_env: dict[str, str]) -> None:
     proc = tlslab(cli_env, "run", "expired-server-cert", "--probe-cmd", "x=curl {address}")
     assert proc.returncode == 2 and "unknown placeholder {address}" in " ".join(proc.stderr.split())

@@ -10,7 +10,9 @@ probe named ``ours``. Before each check the placeholders are filled in:
     {ca_file}      the trust anchor the scenario's client uses (a PEM file)
     {client_cert} {client_key}  2-way scenarios: the client certificate (with its chain) and key; else ""
 
-The same values are in the environment as ``TLSLAB_URL``, ``TLSLAB_SERVERNAME``, ... . Exit status 0
+The same values are in the environment as ``TLSLAB_URL``, ``TLSLAB_SERVERNAME``, ..., and the phase's
+client settings (the fault's ``sni``, ``max_protocol``, ``ciphers``, ...) as JSON in ``TLSLAB_CLIENT``,
+for a client that can be configured to reproduce a client-side fault. Exit status 0
 means the client succeeded. Anything else is a failure, and what the command printed (stderr and
 stdout) goes through the one table (:func:`lab.symptoms.normalise`) to a symptom, compared with the
 scenario's expectation like every other probe's. The outcome says so (``judged_by``): the verdict
@@ -22,6 +24,7 @@ filled per argument, so a path with spaces stays one argument. Use ``sh -c '...'
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import string
@@ -30,7 +33,7 @@ import time
 from lab.errors import UserInputError
 from lab.probes.base import ClientFiles, Outcome, ProbeBase, Target, which
 from lab.probes.cli_tool import run_tool
-from lab.specs import ClientSpec
+from lab.specs import ClientSpec, spec_as_dict
 from lab.symptoms import OK, normalise
 
 PLACEHOLDERS = ("url", "name_url", "host", "port", "servername", "ca_file", "client_cert", "client_key")
@@ -83,7 +86,8 @@ class CommandProbe(ProbeBase):
     def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome:
         started = time.monotonic()
         values = placeholders(target, files)
-        env = {**os.environ, **{f"TLSLAB_{k.upper()}": v for k, v in values.items()}}
+        env = {**os.environ, **{f"TLSLAB_{k.upper()}": v for k, v in values.items()},
+               "TLSLAB_CLIENT": json.dumps(spec_as_dict(spec))}
         result = run_tool(self.command(target, files), timeout=spec.timeout + GRACE, env=env)
         elapsed = time.monotonic() - started
         words = (result.stderr + "\n" + result.stdout.decode("utf-8", "replace")).strip()[-MAX_OUTPUT:]
