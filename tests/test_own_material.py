@@ -88,12 +88,15 @@ def test_mismatched_key_is_exit_2_naming_the_file(cli_env: dict[str, str], team:
     assert "Traceback" not in proc.stderr and "incomplete-chain (northbound)" not in proc.stderr  # nothing ran
 
 
-@pytest.mark.parametrize("problem", ["missing", "not-pem", "ca-without-cert", "encrypted-key", "key-without-cert"])
+@pytest.mark.parametrize("problem", ["missing", "directory", "not-pem", "ca-without-cert", "encrypted-key",
+                                     "key-without-cert"])
 def test_bad_material_is_exit_2_naming_the_file(cli_env: dict[str, str], team: TeamPki, tmp_path: Path,
                                                problem: str) -> None:
     cert, key, ca = team.fullchain, team.key, team.root
     if problem == "missing":
         named = cert = tmp_path / "nope.pem"
+    elif problem == "directory":
+        named = ca = tmp_path
     elif problem == "not-pem":
         named = cert = tmp_path / "leaf.der"
         subprocess.run(["openssl", "x509", "-in", str(team.leaf), "-outform", "der", "-out", str(cert)], check=True)

@@ -95,6 +95,17 @@ def test_installed_wheel_runs_outside_the_source_tree(dists: dict[str, Path], tm
     keys = list(certs.glob("*.key"))
     assert keys and all(stat.S_IMODE(k.stat().st_mode) == 0o600 for k in keys)
 
+    # the pytest plugin comes with the wheel (entry point pytest11): no -p, no conftest, no import
+    _run([str(bin_dir / "pip"), "install", "--disable-pip-version-check", "-q", "pytest"])
+    (elsewhere / "test_team.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.tlslab_scenarios('cipher-mismatch')\n"
+        "def test_served(tlslab_env):\n"
+        "    assert tlslab_env.url.startswith('https://127.0.0.1:') and tlslab_env.ca_file.exists()\n")
+    result = subprocess.run([str(bin_dir / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_team.py"],
+                            cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "2 passed" in result.stdout, result.stdout + result.stderr
+
 
 # ------------------------------------------------------------------------------ CI recipes
 def _yaml() -> object:
