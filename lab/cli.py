@@ -24,9 +24,12 @@ from rich.text import Text
 
 from lab import __version__
 from lab.commands.ocsp import ocsp_app
+from lab.commands.own import (CaFileOpt, ClientCaOpt, ClientCertOpt, ClientKeyOpt, NginxConfOpt, ProbeCmdOpt, ServerCertOpt,
+                              ServerKeyOpt, apply_own)
 from lab.console import Signalled, emit, err, interrupted_code, lab_errors, out, para, print_json, say
 from lab.errors import EnvironmentError_, UserInputError
 from lab.harness import Harness, Phase, RunReport, ScenarioResult, deployed, gateway_limits_of
+from lab.material import OWN_PHASE
 from lab.plan import APP, changes_of, plan_phase
 from lab.paths import certs_dir, check_writable_file
 from lab.pki import CATALOGUE, Pki
@@ -145,6 +148,7 @@ def show(
     scenarios: ScenariosOpt = None,
     certs: CertsOpt = None,
     as_json: JsonOpt = False,
+    nginx_conf: NginxConfOpt = None,
 ) -> None:
     """The fault, the documented symptom, each resolution, and how to try it by hand.
 
@@ -154,7 +158,7 @@ def show(
     Example: tlslab show cipher-mismatch
     """
     with _errors():
-        scenario = _catalog(scenarios).get(scenario_id)
+        scenario = apply_own(_catalog(scenarios).get(scenario_id), backend, nginx_conf=nginx_conf)
         chosen = _direction(direction) or scenario.direction
         pki = _pki(certs, quiet=as_json)
         entry(backend)  # an unknown name is a clear error
@@ -308,7 +312,7 @@ def _print_report(report: RunReport, verbose: bool) -> None:
     for (client, why), ids in sorted(reasons.items()):
         para(Text(f"n/a {_client_label(client)}: {why} ({', '.join(ids)})", style="yellow"))
     for r, p, check in failures:
-        para(Text(f"✗ {r.scenario} / {p.resolution or 'fault'} / {_client_label(check.client)}: {check.note}",
+        say(Text(f"✗ {r.scenario} / {p.resolution or 'fault'} / {_client_label(check.client)}: {check.note}",
                  style="red"))
         if check.outcome:
             by = " (judged by the lab)" if check.judged_by == "lab" else ""
@@ -321,6 +325,10 @@ def _print_report(report: RunReport, verbose: bool) -> None:
                         say(f"  {r.scenario} / {p.resolution or 'fault'} / {_client_label(check.client)}: "
                             f"{check.outcome.symptom}: {check.outcome.raw}"
                             + (f"  [gateway: {check.outcome.upstream_raw}]" if check.outcome.upstream_raw else ""))
+    judged = {c.client: c.outcome.judged_how for r in report.results for p in r.phases for c in p.checks
+              if c.outcome and c.outcome.judged_how}
+    for client, how in judged.items():
+        para(f"{client}: judged by {how}")
     for client, reason in report.unavailable.items():
         say(Text(f"! {client} could not run: {reason}", style="yellow"))
     # A phase no selected client could observe (every check n/a) fails the run without a failed
@@ -352,6 +360,14 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every client's raw message.")] = False,
     scenarios: ScenariosOpt = None,
     certs: CertsOpt = None,
+    server_cert: ServerCertOpt = None,
+    server_key: ServerKeyOpt = None,
+    ca_file: CaFileOpt = None,
+    client_cert: ClientCertOpt = None,
+    client_key: ClientKeyOpt = None,
+    client_ca: ClientCaOpt = None,
+    nginx_conf: NginxConfOpt = None,
+    probe_cmd: ProbeCmdOpt = None,
 ) -> None:
     """Reproduce each fault, check every client's symptom, apply each resolution, check it fixes.
 
@@ -365,6 +381,10 @@ def run(
       tlslab run sni-required --client openssl,curl --json
 
       tlslab run expired-server-cert --direction southbound --junit report.xml
+
+      tlslab run incomplete-chain --server-cert ours/fullchain.pem --server-key ours/key.pem --ca-file ours/root.pem
+
+      tlslab run --all --probe-cmd 'ours=python our_client.py {url} --servername {servername} --ca {ca_file}'
     """
     with _errors():
         if all_ and scenario_ids:
@@ -372,12 +392,16 @@ def run(
         if not all_ and not scenario_ids:
             raise UserInputError("name one or more scenarios (see 'tlslab list') or use --all")
         catalog = _catalog(scenarios)
-        selected = catalog.select(None if all_ else scenario_ids)
+        own = {"server_cert": server_cert, "server_key": server_key, "ca_file": ca_file, "client_cert": client_cert,
+               "client_key": client_key, "client_ca": client_ca, "nginx_conf": nginx_conf}
+        selected = [apply_own(s, backend, **own) for s in catalog.select(None if all_ else scenario_ids)]
         if resolution and len(selected) != 1:
             raise UserInputError("--resolution needs exactly one scenario")
         if junit:  # before the run, not after minutes of checks
             check_writable_file(junit, "--junit")
-        probes = make_probes(parse_clients(client))
+        from lab.probes.command import parse_probe_cmds
+        names = parse_clients(client)
+        probes = make_probes(names) + parse_probe_cmds(probe_cmd, names)
         harness = Harness(make_backend(backend, image), probes, _pki(certs, quiet=as_json), _Progress(not as_json))
         if os.environ.get("CI") == "true" and harness.unavailable:
             raise EnvironmentError_("under CI=true every selected client must run: " + "; ".join(
@@ -420,6 +444,13 @@ def up(
     as_json: JsonOpt = False,
     scenarios: ScenariosOpt = None,
     certs: CertsOpt = None,
+    server_cert: ServerCertOpt = None,
+    server_key: ServerKeyOpt = None,
+    ca_file: CaFileOpt = None,
+    client_cert: ClientCertOpt = None,
+    client_key: ClientKeyOpt = None,
+    client_ca: ClientCaOpt = None,
+    nginx_conf: NginxConfOpt = None,
 ) -> None:
     """Keep a scenario's servers running for manual exploration; Ctrl-C stops and cleans up.
 
@@ -432,9 +463,17 @@ def up(
       tlslab up expired-server-cert
 
       tlslab up protocol-mismatch --resolution upgrade-backend-tls12 --json
+
+      tlslab up incomplete-chain --server-cert ours/fullchain.pem --server-key ours/key.pem --ca-file ours/root.pem
+
+      tlslab up cipher-mismatch --backend nginx --nginx-conf ours/server.conf
     """
     with _errors():
-        scenario = _catalog(scenarios).get(scenario_id)
+        scenario = apply_own(_catalog(scenarios).get(scenario_id), backend, server_cert=server_cert,
+                             server_key=server_key, ca_file=ca_file, client_cert=client_cert, client_key=client_key,
+                             client_ca=client_ca, nginx_conf=nginx_conf)
+        if resolution is None and scenario.resolutions and scenario.resolutions[-1].name == OWN_PHASE:
+            resolution = OWN_PHASE  # your material is what `up` serves
         res = scenario.resolution(resolution) if resolution else None
         chosen = _direction(direction) or scenario.direction
         if chosen not in scenario.directions:
@@ -450,6 +489,8 @@ def up(
                         "backend": backend, "pid": os.getpid(),
                         "endpoints": [{**e.as_json(), **({"scenario_client": settings} if e.scheme == "https" else {})}
                                       for e in deployment.endpoints]}
+                if server.nginx_conf:
+                    line["nginx_conf"] = deployment.config_text
                 if as_json:
                     sys.stdout.write(json.dumps(line) + "\n")
                     sys.stdout.flush()
@@ -499,6 +540,9 @@ def _print_up(scenario: Scenario, resolution: str | None, direction: Direction, 
     say(f"  {shlex.join(curl)}")
     say("\nthe scenario's client" + (" (the gateway)" if deployment.gateway is not None else "")
         + (" with the fault" if resolution is None else "") + ": " + _client_summary(request.client, files))
+    if request.server.nginx_conf and deployment.config_text:
+        say(f"\nnginx.conf as deployed (your block from {request.server.nginx_conf}):")
+        say(deployment.config_text.rstrip("\n"))
     say("\nCtrl-C to stop.")
 
 

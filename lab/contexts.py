@@ -36,12 +36,17 @@ def _apply_protocols(ctx: SSL.Context, min_p: Protocol | None, max_p: Protocol |
         ctx.set_cipher_list(cipher_string.encode())
 
 
-def _load_identity(ctx: SSL.Context, pki: Pki, certificate: str, chain: tuple[str, ...]) -> None:
-    """Leaf and exactly the chain the spec says is served: nothing more, nothing auto-completed."""
-    ctx.use_certificate(pki.cert(certificate))
-    ctx.use_privatekey_file(str(pki.key_path(certificate)))
-    for name in chain:
-        ctx.add_extra_chain_cert(pki.cert(name))
+def _load_identity(ctx: SSL.Context, pki: Pki, certificate: str, chain: tuple[str, ...],
+                   key: str | None = None) -> None:
+    """Leaf and exactly the chain the spec says is served: nothing more, nothing auto-completed.
+
+    An own certificate file serves the chain it holds after its leaf, then the spec's `chain`.
+    """
+    certs = pki.certs(certificate)
+    ctx.use_certificate(certs[0])
+    ctx.use_privatekey_file(str(pki.key_path(certificate, key)))
+    for cert in (*certs[1:], *(c for name in chain for c in pki.certs(name))):
+        ctx.add_extra_chain_cert(cert)
     # Never let OpenSSL complete the chain from a verify store (client CAs): an
     # "incomplete chain" server must send exactly what the spec says.
     ctx.set_mode(_MODE_NO_AUTO_CHAIN)
@@ -55,7 +60,7 @@ def server_context(spec: ServerSpec, pki: Pki, servername: str,
     called per handshake, so it must only hand out bytes fetched beforehand, never fetch itself.
     """
     ctx = _base_server_context(spec, pki)
-    _load_identity(ctx, pki, spec.certificate, spec.chain)
+    _load_identity(ctx, pki, spec.certificate, spec.chain, spec.key)
     if staple is not None:
         ctx.set_ocsp_server_callback(lambda conn, data: staple())
     if spec.sni is SniPolicy.IGNORE:
@@ -86,9 +91,9 @@ def _base_server_context(spec: ServerSpec, pki: Pki) -> SSL.Context:
     if spec.client_auth:
         store = ctx.get_cert_store()
         assert store is not None
-        for name in spec.client_cas:
-            store.add_cert(crypto.X509.from_cryptography(pki.cert(name)))  # X509Store wants pyOpenSSL's type
-            ctx.add_client_ca(pki.cert(name))  # the CA names sent in CertificateRequest
+        for ca in (c for name in spec.client_cas for c in pki.certs(name)):
+            store.add_cert(crypto.X509.from_cryptography(ca))  # X509Store wants pyOpenSSL's type
+            ctx.add_client_ca(ca)  # the CA names sent in CertificateRequest
         ctx.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, lambda *args: bool(args[-1]))
     return ctx
 

@@ -15,16 +15,29 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from lab.material import label
+from lab.paths import default_certs_dir
 from lab.probes.base import ClientFiles
 
 STORE_PASSWORD = "tlslab"  # lab material only; Java's PKCS12 loader wants some password
 STORE_FORMAT = "v2"  # in the cached stores' names: bump when their encoding changes
 
 
+def _is_lab_material(path: Path) -> bool:
+    return (path.parent / "manifest.json").exists()  # the lab's generated certs/ directory
+
+
 def _store_dir(files: ClientFiles) -> Path:
-    path = files.ca_file.parent / "pkcs12"
-    path.mkdir(mode=0o700, exist_ok=True)
+    """Beside the lab's certificates; a team's own files get theirs in the lab's cache, never beside them."""
+    base = files.ca_file.parent if _is_lab_material(files.ca_file) else default_certs_dir() / "own"
+    path = base / "pkcs12"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
+
+
+def _stem(path: Path) -> str:
+    """The store's name: the file's stem, plus a hash of its path for own files (two teams' root.pem)."""
+    return path.stem if _is_lab_material(path) else label(str(path.resolve()))
 
 
 def _fresh(store: Path, *sources: Path) -> bool:
@@ -46,14 +59,14 @@ def pkcs12_stores(files: ClientFiles) -> tuple[Path, Path | None]:
     encryption = (serialization.PrivateFormat.PKCS12.encryption_builder()
                   .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
                   .hmac_hash(hashes.SHA1()).build(STORE_PASSWORD.encode()))
-    trust = directory / f"{files.ca_file.stem}-truststore-{STORE_FORMAT}.p12"
+    trust = directory / f"{_stem(files.ca_file)}-truststore-{STORE_FORMAT}.p12"
     if not _fresh(trust, files.ca_file):
         certs = x509.load_pem_x509_certificates(files.ca_file.read_bytes())
         _write_atomic(trust, pkcs12.serialize_java_truststore(
             [pkcs12.PKCS12Certificate(c, f"tlslab-{i}".encode()) for i, c in enumerate(certs)], encryption))
     if not (files.cert_file and files.key_file):
         return trust, None
-    keystore = directory / f"{files.key_file.stem}-keystore-{STORE_FORMAT}.p12"
+    keystore = directory / f"{_stem(files.key_file)}-keystore-{STORE_FORMAT}.p12"
     if not _fresh(keystore, files.cert_file, files.key_file):
         chain = x509.load_pem_x509_certificates(files.cert_file.read_bytes())
         key = serialization.load_pem_private_key(files.key_file.read_bytes(), password=None)

@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
+from lab import material
 from lab.errors import EnvironmentError_
 
 Validity = Literal["valid", "expired", "not-yet-valid"]
@@ -366,31 +367,56 @@ class Pki:
         return None
 
     # -- access ---------------------------------------------------------------------------
+    # Every accessor also takes the path of a team's own PEM file (lab.material): the file is
+    # used where it is, its first certificate is the leaf and the rest is its chain.
     def entry(self, name: str) -> CertEntry:
+        if material.is_path(name):
+            leaf = material.certificates(name)[0]
+            cns = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+            return CertEntry(name, "server", None, str(cns[0].value) if cns else "", description="your own certificate")
         try:
             return self._by_name[name]
         except KeyError:
             raise KeyError(f"no certificate named {name!r}; known: {', '.join(self._by_name)}") from None
 
     def cert_path(self, name: str) -> Path:
+        if material.is_path(name):
+            return Path(name)
         self.entry(name)
         return self.directory / f"{name}.pem"
 
-    def key_path(self, name: str) -> Path:
+    def key_path(self, name: str, key: str | None = None) -> Path:
+        """The key of `name`; for an own certificate file, `key` (the spec's ``key`` field)."""
+        if material.is_path(name):
+            if not key:
+                raise material.MaterialError(name, "is a certificate file without a key: give its key")
+            return Path(key)
         self.entry(name)
         return self.directory / f"{name}.key"
 
     def fullchain_path(self, name: str) -> Path:
+        if material.is_path(name):
+            return Path(name)  # an own certificate file is leaf + chain already
         self.entry(name)
         return self.directory / f"{name}-fullchain.pem"
 
     def cert(self, name: str) -> x509.Certificate:
+        if material.is_path(name):
+            return material.certificates(name)[0]
         if name not in self._certs:
             self._certs[name] = x509.load_pem_x509_certificate(self.cert_path(name).read_bytes())
         return self._certs[name]
 
-    def key_pem(self, name: str) -> bytes:
-        return self.key_path(name).read_bytes()
+    def certs(self, name: str) -> tuple[x509.Certificate, ...]:
+        """Every certificate `name` stands for: one catalogue entry, or all in an own file (a chain, CAs)."""
+        return material.certificates(name) if material.is_path(name) else (self.cert(name),)
+
+    def pem(self, name: str) -> bytes:
+        """The PEM text of :meth:`certs` (certificates only: never a key that shares the file)."""
+        return material.pem(name) if material.is_path(name) else self.cert_path(name).read_bytes()
+
+    def key_pem(self, name: str, key: str | None = None) -> bytes:
+        return self.key_path(name, key).read_bytes()
 
 
 def catalogue_names() -> tuple[str, ...]:

@@ -38,6 +38,8 @@ def outcome_json(outcome: Outcome | None, text: Callable[[str], str] = _same, ti
     }
     if timing:
         out["elapsed"] = round(outcome.elapsed, 4)
+    if outcome.judged_how:
+        out["judged_how"] = outcome.judged_how
     if outcome.upstream is not None or outcome.upstream_raw is not None:
         out["upstream"] = {"symptom": str(outcome.upstream) if outcome.upstream else None,
                            "raw": text(outcome.upstream_raw) if outcome.upstream_raw else None}
@@ -107,7 +109,10 @@ def report_junit(report: RunReport) -> str:
             elif not check.passed:
                 failure = ET.SubElement(case, "failure", message=(check.note or "failed") + _by(check))
                 failure.text = check.outcome.raw if check.outcome else check.note
+                if check.outcome and check.outcome.judged_by:
+                    failure.text += f"\n(judged by {check.outcome.judged_by})"
             elif check.outcome:
-                ET.SubElement(case, "system-out").text = f"{check.outcome.symptom}: {check.outcome.raw}{_by(check)}"
+                ET.SubElement(case, "system-out").text = f"{check.outcome.symptom}: {check.outcome.raw}{_by(check)}" + (
+                    f"\n(judged by {check.outcome.judged_how})" if check.outcome.judged_how else "")
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -29,6 +29,9 @@ from typing import Any
 from lab.backends import BACKENDS
 from lab.paths import data_dir
 from lab.errors import ScenarioFileError, UnknownScenario, UserInputError
+from lab.material import OWN_PHASE, MaterialError, OwnMaterial, is_path
+from lab.material import check_spec as check_material
+from lab.nginx.own import rewrite
 from lab.pki import catalogue_names
 from lab.probes import PROBES
 from lab.specs import ClientSpec, ServerSpec, parse_patch, spec_problems
@@ -197,6 +200,9 @@ def _hostname_problem(name: str) -> str | None:
     return None
 
 
+_OWN_FILE_FIELDS = _CERT_FIELDS | {"trust", "key", "nginx_conf"}  # may be paths, relative to the scenario file
+
+
 class _Reader:
     """Typed access to one file's TOML with errors that name the file and the field."""
 
@@ -267,12 +273,37 @@ class _Reader:
         for key, value in patch.items():
             names = value if key in _CERT_LIST_FIELDS else (value,) if key in _CERT_FIELDS | {"trust"} else ()
             for name in names:
-                if name is not None and name not in known:
+                if name is not None and not is_path(name) and name not in known:
                     close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
-                    raise self.fail(f"{field_name}.{key}", f"no certificate named {name!r}{hint}; "
-                                                           f"known: {', '.join(sorted(known))}")
-        return patch
+                    raise self.fail(f"{field_name}.{key}", f"no certificate named {name!r}{hint} (a file path needs a "
+                                    f"'/' or a .pem suffix); known: {', '.join(sorted(known))}")
+        return self.own_paths(patch, field_name)
+
+    def own_paths(self, patch: dict[str, Any], field_name: str) -> dict[str, Any]:
+        """A team's own files, relative to the scenario file, made absolute; an own certificate file
+        carries its chain, so `chain` defaults to nothing more (see lab.material)."""
+        def absolute(value: str) -> str:
+            return str((self.path.parent / Path(value).expanduser()).resolve()) if is_path(value) else value
+
+        out: dict[str, Any] = {}
+        for key, value in patch.items():
+            if key in _CERT_LIST_FIELDS:
+                value = tuple(absolute(v) for v in value)
+            elif key in _OWN_FILE_FIELDS and isinstance(value, str):
+                value = absolute(value)
+            out[key] = value
+        if is_path(out.get("certificate")) and "chain" not in out and field_name.endswith("server"):
+            out["chain"] = ()
+        return out
+
+    def material(self, spec: Any, field_name: str) -> None:
+        """Own files exist and are usable before anything starts (keys match their certificates)."""
+        try:
+            check_material(spec)
+            check_nginx_conf(spec)
+        except MaterialError as exc:
+            raise self.fail(field_name, str(exc)) from None
 
     def realisable(self, spec: Any, field_name: str) -> None:
         for key, problem in spec_problems(spec):
@@ -350,6 +381,9 @@ def load_scenario(path: Path) -> Scenario:
     if server.client_auth and not server.client_cas:
         raise r.fail("server.client_cas", "is required when server.client_auth = true")
 
+    r.material(server, "server")
+    r.material(client, "client")
+
     raw_resolutions = data.get("resolution", [])
     if not isinstance(raw_resolutions, list) or not raw_resolutions:
         raise r.fail("resolution", "at least one [[resolution]] is required: a scenario without a fix is not testable")
@@ -378,6 +412,9 @@ def load_scenario(path: Path) -> Scenario:
             documented=r.string(res, "documented", prefix, required=False), recommended=recommended,
             server=MappingProxyType(server_patch), client=MappingProxyType(client_patch),
         ))
+        fixed_server, fixed_client = resolutions[-1].apply(server, client)
+        r.material(fixed_server, f"{prefix}server")
+        r.material(fixed_client, f"{prefix}client")
 
     servername = r.string(data, "servername")
     if (problem := _hostname_problem(servername)) is not None:
@@ -388,6 +425,13 @@ def load_scenario(path: Path) -> Scenario:
         fault=r.string(data, "fault"), servername=servername,
         server=server, client=client, expect=expect, resolutions=tuple(resolutions), path=path,
     )
+
+
+def check_nginx_conf(spec: Any) -> None:
+    """A server spec's own nginx block can be made runnable (files exist, keys match): raises MaterialError."""
+    conf = getattr(spec, "nginx_conf", None)
+    if conf:
+        rewrite(Path(conf), listen="127.0.0.1:0", certs_dir="/check")
 
 
 def default_scenarios_dir() -> Path:
@@ -430,3 +474,19 @@ class Catalog:
 
     def select(self, ids: list[str] | None) -> list[Scenario]:
         return [self.get(i) for i in ids] if ids else list(self)
+
+
+def with_own_material(scenario: Scenario, own: OwnMaterial) -> Scenario:
+    """`scenario` with one more phase, ``own-material``: the fault's specs with the user's own files in place.
+
+    The fault and the documented fixes still run on the lab's material (the fault proves the symptom
+    reproduces); the extra phase must make every client succeed, as any fix must.
+    """
+    if not own:
+        return scenario
+    if any(r.name == OWN_PHASE for r in scenario.resolutions):
+        raise UserInputError(f"scenario {scenario.id!r} already has a resolution named {OWN_PHASE!r}")
+    phase = Resolution(name=OWN_PHASE, summary=own.describe(),
+                       server=MappingProxyType(own.server_patch()), client=MappingProxyType(own.client_patch()))
+    check_nginx_conf(phase.apply(scenario.server, scenario.client)[0])
+    return dataclasses.replace(scenario, resolutions=(*scenario.resolutions, phase))

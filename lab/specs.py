@@ -2,7 +2,8 @@
 
 A resolution is a patch to one of these (``dataclasses.replace``), so every backend and
 probe realises the same spec, and the CLI can show exactly which field a fix changed.
-Certificates are named by their entry in :mod:`lab.pki`'s catalogue, never by path.
+Certificates are named by their entry in :mod:`lab.pki`'s catalogue, or by the path of a team's
+own PEM file (see :mod:`lab.material`).
 """
 
 from __future__ import annotations
@@ -96,6 +97,10 @@ class ServerSpec:
     ocsp_window: OcspWindow = OcspWindow.FRESH
     ocsp_response_status: ResponderStatus = ResponderStatus.SUCCESSFUL
     ocsp_network: OcspNetwork = OcspNetwork.OPEN
+    # --- a team's own material (lab.material): the key of a `certificate` given as a path, and
+    # their own nginx server {} block (nginx backend only; see lab.nginx.own) ---
+    key: str | None = None
+    nginx_conf: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,7 @@ class ClientSpec:
     timeout: float = 5.0  # seconds for connect + handshake + response
     revocation: RevocationMode = RevocationMode.NONE  # OCSP checking of the server certificate
     clock_offset_days: float = 0.0  # the client's clock runs this far ahead (negative: behind) of the real one
+    key: str | None = None  # the private key of a `certificate` given as a path (lab.material)
 
 
 # Numbers a probe can actually use: a timeout past 5 minutes is a typo, and a clock offset past

@@ -255,8 +255,13 @@ RULES: tuple[Rule, ...] = (
        r"does not match (?:target host name|hostname|certificate's altnames)|owner does not match hostname|"
        # nginx 1.22 as a gateway: 'upstream SSL certificate does not match "api.lab.test"'
        r"SSL certificate does not match \"[^\"]*\"|"
-       r"No subject alternative (?:DNS )?names? matching|No name matching|ERR_CERT_COMMON_NAME_INVALID",
+       r"No subject alternative (?:DNS )?names? matching|No name matching|ERR_CERT_COMMON_NAME_INVALID|"
+       # Go crypto/tls (1.19): "x509: certificate is valid for a.lab.test, b.lab.test, not c.lab.test"
+       r"x509: certificate is valid for .*, not |x509: certificate is not valid for any names",
        Kind.VERIFY, "hostname-mismatch"),
+    # Go words expiry and not-yet-valid alike; only the comparison tells them apart.
+    _r(r"x509: certificate has expired or is not yet valid: current time \S+ is before", Kind.VERIFY,
+       "not-yet-valid"),
     _r(r"certificate has expired|CertificateExpiredException|certificate expired on|NotAfter:|ERR_CERT_DATE_INVALID.*expired|"
        r"X509_V_ERR_CERT_HAS_EXPIRED|\bnum=10\b", Kind.VERIFY, "expired"),
     _r(r"certificate is not yet valid|CertificateNotYetValidException|NotBefore:|X509_V_ERR_CERT_NOT_YET_VALID|\bnum=9\b",
@@ -265,7 +270,8 @@ RULES: tuple[Rule, ...] = (
     _r(r"unable to get local issuer certificate|unable to get issuer certificate|"
        r"unable to verify the first certificate|PKIX path building failed|"
        r"unable to find valid certification path|No trusted certificate found|ERR_CERT_AUTHORITY_INVALID|"
-       r"self[- ]signed certificate in certificate chain|\bnum=(?:2|19|20|21)\b",
+       r"self[- ]signed certificate in certificate chain|\bnum=(?:2|19|20|21)\b|"
+       r"x509: certificate signed by unknown authority",  # Go crypto/tls
        Kind.VERIFY, "unknown-issuer"),
     _r(r"(?<!in certificate chain)self[- ]signed certificate\b(?! in)|\bnum=18\b", Kind.VERIFY, "self-signed"),
     _r(r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|SSL certificate problem|ERR_CERT_INVALID",
@@ -278,6 +284,12 @@ RULES: tuple[Rule, ...] = (
     _r(r"ERR_BAD_SSL_CLIENT_AUTH_CERT", Kind.ALERT, "client-certificate-rejected"),
     _r(r"(?:sslv3|tlsv1|tlsv13|ssl/tls|tls) alert ([a-z ]+?)(?=\s*(?:$|[:,(\]'\"]|\berrno\b|\bSSL\b))", Kind.ALERT),
     _r(r"Received fatal alert: (\w+)", Kind.ALERT),
+    # Go crypto/tls names alerts in its own words ("remote error: tls: unknown certificate authority").
+    _r(r"remote error: tls: unknown certificate authority", Kind.ALERT, "unknown_ca"),
+    _r(r"remote error: tls: expired certificate", Kind.ALERT, "certificate_expired"),
+    _r(r"remote error: tls: protocol version not supported", Kind.ALERT, "protocol_version"),
+    _r(r"remote error: tls: insufficient security level", Kind.ALERT, "insufficient_security"),
+    _r(r"remote error: tls: ([a-z ]+?)\s*$", Kind.ALERT),
     _r(r"SSL alert number (\d+)", Kind.ALERT),
     _r(r"alert_(\w+?)(?:'|\"|\)|\s|$)", Kind.ALERT),
     # --- this client could not negotiate by itself ---------------------------------------

@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 from lab.nginx.image import resolve_image
 from lab.nginx.engine import (HOST_LABEL, DockerNotAnswering, DockerUnavailable, LABEL, PID_LABEL, RUN_LABEL, SCENARIO_LABEL, container_logs, docker_client,
                             owner_labels, unavailable_reason)
-from lab.errors import EnvironmentError_, PortInUse
+from lab.errors import EnvironmentError_, PortInUse, UserInputError
 from lab.nginx.config import (CONF_DIR, CONF_FILE, LOG_DIR, NginxConfig, error_lines, render_gateway, render_server,
                               stapling_lines)
 from lab.nginx.stapling import fetch_staple_file, nginx_will_staple, wait_for_staple
@@ -269,6 +269,9 @@ class NginxBackend:
     @contextlib.contextmanager
     def deploy(self, request: DeployRequest) -> Iterator[Deployment]:
         southbound = request.direction is Direction.SOUTHBOUND
+        if southbound and request.server.nginx_conf:
+            raise UserInputError(f"{request.server.nginx_conf}: your nginx server block plays the TLS server, "
+                                 "which nginx is northbound only: use --direction northbound")
         with contextlib.ExitStack() as stack:
             upstream: Deployment | None = None
             ocsp: _Stapling | None = None

@@ -29,6 +29,8 @@ from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.material import is_path, label
+from lab.nginx.own import rewrite
 from lab.nginx.stapling import StaplingFiles, nginx_stapling_directives
 from lab.pki import CATALOGUE, Pki
 from lab.scenario import Direction, Scenario
@@ -57,9 +59,12 @@ class PemFile:
 
     name: str
     certs: tuple[str, ...] = ()  # catalogue certificates, concatenated in this order
-    key_of: str | None = None  # or: the private key of this catalogue entry
+    key_of: str | None = None  # or: the private key of this catalogue entry (or own certificate file)
+    key_file: str | None = None  # with key_of an own certificate file: its key file (the spec's `key`)
     fullchain_of: str | None = None  # or: the entry's certificate with its chain (a client certificate)
     data: bytes | None = None  # or: literal content fetched at deploy (the DER OCSP response for ssl_stapling_file)
+    source: str | None = None  # or: a copy of a file a team's own server block names (lab.nginx.own)
+    secret: bool = False  # with source: a key (or password) file, written 0600
 
     @property
     def path(self) -> str:
@@ -67,16 +72,19 @@ class PemFile:
 
     @property
     def private(self) -> bool:
-        return self.key_of is not None
+        return self.key_of is not None or self.secret
 
     def content(self, pki: Pki) -> bytes:
         if self.data is not None:
             return self.data
+        if self.source is not None:
+            return Path(self.source).read_bytes()
         if self.key_of:
-            return pki.key_pem(self.key_of)
+            return pki.key_pem(self.key_of, self.key_file)
         if self.fullchain_of:
-            return pki.fullchain_path(self.fullchain_of).read_bytes()
-        return b"".join(pki.cert_path(n).read_bytes().rstrip(b"\n") + b"\n" for n in self.certs)
+            return pki.pem(self.fullchain_of) if is_path(self.fullchain_of) else (
+                pki.fullchain_path(self.fullchain_of).read_bytes())
+        return b"".join(pki.pem(n).rstrip(b"\n") + b"\n" for n in self.certs)
 
 
 @dataclass(frozen=True)
@@ -119,12 +127,16 @@ def _protocols(min_p: Protocol | None, max_p: Protocol | None) -> str:
     return " ".join(_NGINX_PROTOCOL[p] for p in Protocol if low <= p <= high)
 
 
+def _names(names: tuple[str, ...]) -> str:
+    return "+".join(label(n) for n in names)
+
+
 def served_chain(certificate: str, chain: tuple[str, ...]) -> PemFile:
-    return PemFile("served-" + "+".join((certificate, *chain)) + ".pem", certs=(certificate, *chain))
+    return PemFile("served-" + _names((certificate, *chain)) + ".pem", certs=(certificate, *chain))
 
 
-def _key(certificate: str) -> PemFile:
-    return PemFile(f"{certificate}.key", key_of=certificate)
+def _key(certificate: str, key: str | None = None) -> PemFile:
+    return PemFile(f"{label(certificate)}.key", key_of=certificate, key_file=key)
 
 
 class _Lines:
@@ -178,7 +190,7 @@ def _frame(out: _Lines, title: str, control_port: int | None, generation: str | 
 
 
 def _tls_server_block(out: _Lines, listen: str, scenario_id: str, servername: str | None, certificate: str | None,
-                      chain: tuple[str, ...], default_server: bool, comment: str) -> None:
+                      chain: tuple[str, ...], default_server: bool, comment: str, key: str | None = None) -> None:
     out.add(f"# {comment}")
     out.open("server")
     out.add(f"listen {listen} ssl{' default_server' if default_server else ''};")
@@ -188,7 +200,7 @@ def _tls_server_block(out: _Lines, listen: str, scenario_id: str, servername: st
         out.add("ssl_reject_handshake on;")
     else:
         out.add(f"ssl_certificate {out.file(served_chain(certificate, chain))};",
-                f"ssl_certificate_key {out.file(_key(certificate))};")
+                f"ssl_certificate_key {out.file(_key(certificate, key))};")
         out.open("location /")
         out.add(f'return 200 "tlslab {scenario_id}: TLS handshake OK\\n";')
         out.close()
@@ -208,6 +220,8 @@ def render_server(scenario_id: str, servername: str, spec: ServerSpec, *, port: 
     what = "the Edge Router (TLS server), northbound" if role == "router" else "the backend (TLS server), southbound"
     _frame(out, f"tlslab {scenario_id}: nginx as {what}", control_port, generation)
     listen = f"{bind}:{port}"
+    if spec.nginx_conf:
+        return _own_server(out, role, spec.nginx_conf, listen)
     out.add("# TLS policy for every server on this port")
     out.add(f"ssl_protocols {_protocols(spec.min_protocol, spec.max_protocol)};")
     ciphers = effective_ciphers(spec.ciphers, spec.min_protocol)
@@ -215,7 +229,7 @@ def render_server(scenario_id: str, servername: str, spec: ServerSpec, *, port: 
         out.add(f'ssl_ciphers "{ciphers}";')
     out.add("ssl_session_tickets off;")
     if spec.ocsp_stapling:
-        trusted = PemFile("ocsp-trusted-" + "+".join(spec.ocsp_trusted) + ".pem", certs=spec.ocsp_trusted)
+        trusted = PemFile("ocsp-trusted-" + _names(spec.ocsp_trusted) + ".pem", certs=spec.ocsp_trusted)
         staple = PemFile(STAPLE_FILE, data=ocsp_staple)
         files = StaplingFiles(trusted=out.file(trusted) if spec.ocsp_trusted else None,
                               staple=(out.file(staple) if ocsp_staple else staple.path) if spec.ocsp_stapling_file
@@ -228,24 +242,35 @@ def render_server(scenario_id: str, servername: str, spec: ServerSpec, *, port: 
         # 2-way TLS. nginx completes the handshake even for a bad client certificate and answers
         # HTTP 400 ("The SSL certificate error"); it never sends the certificate alert itself.
         out.add("ssl_verify_client on;", "ssl_verify_depth 2;",
-                f"ssl_client_certificate {out.file(PemFile('client-cas-' + '+'.join(spec.client_cas) + '.pem', certs=spec.client_cas))};")
+                f"ssl_client_certificate {out.file(PemFile('client-cas-' + _names(spec.client_cas) + '.pem', certs=spec.client_cas))};")
     out.add("")
     if spec.sni is SniPolicy.IGNORE:
         _tls_server_block(out, listen, scenario_id, servername, spec.certificate, spec.chain, True,
-                          "one certificate for every Client Hello, with or without server_name")
+                          "one certificate for every Client Hello, with or without server_name", spec.key)
     elif spec.sni is SniPolicy.REQUIRE:
         _tls_server_block(out, listen, scenario_id, None, None, (), True,
                           "SNI required: a Client Hello without (or with another) server_name is rejected")
         out.add("")
         _tls_server_block(out, listen, scenario_id, servername, spec.certificate, spec.chain, False,
-                          f"the named server: only a Client Hello with server_name {servername}")
+                          f"the named server: only a Client Hello with server_name {servername}", spec.key)
     else:
         _tls_server_block(out, listen, scenario_id, None, spec.default_certificate or spec.certificate,
                           spec.default_chain, True,
                           "default server: a Client Hello without (or with another) server_name gets this certificate")
         out.add("")
         _tls_server_block(out, listen, scenario_id, servername, spec.certificate, spec.chain, False,
-                          f"the named server: a Client Hello with server_name {servername}")
+                          f"the named server: a Client Hello with server_name {servername}", spec.key)
+    out.close()
+    return NginxConfig(role, "\n".join(out.lines) + "\n", tuple(out.files))
+
+
+def _own_server(out: _Lines, role: str, conf: str, listen: str) -> NginxConfig:
+    """The team's own server block(s) inside the lab's frame: only listen, logs and file paths change."""
+    block = rewrite(Path(conf), listen=listen, certs_dir=f"{CONF_DIR}/certs")
+    out.add(f"# your server block(s) from {conf}, as written except where marked 'tlslab:'")
+    for copied in block.files:
+        out.file(PemFile(copied.name, source=str(copied.source), secret=copied.private))
+    out.lines.extend(("    " + ln) if ln.strip() else "" for ln in block.text.splitlines())
     out.close()
     return NginxConfig(role, "\n".join(out.lines) + "\n", tuple(out.files))
 
@@ -268,10 +293,10 @@ def render_gateway(scenario_id: str, servername: str, spec: ClientSpec, *, port:
     out.add(f"proxy_ssl_server_name {'on' if spec.sni else 'off'};",
             f"proxy_ssl_name {servername};",
             "proxy_ssl_verify on;", "proxy_ssl_verify_depth 4;",
-            f"proxy_ssl_trusted_certificate {out.file(PemFile(f'trust-{spec.trust}.pem', certs=(spec.trust,)))};")
+            f"proxy_ssl_trusted_certificate {out.file(PemFile(f'trust-{label(spec.trust)}.pem', certs=(spec.trust,)))};")
     if spec.certificate:
-        out.add(f"proxy_ssl_certificate {out.file(PemFile(f'client-{spec.certificate}-fullchain.pem', fullchain_of=spec.certificate))};",
-                f"proxy_ssl_certificate_key {out.file(_key(spec.certificate))};")
+        out.add(f"proxy_ssl_certificate {out.file(PemFile(f'client-{label(spec.certificate)}-fullchain.pem', fullchain_of=spec.certificate))};",
+                f"proxy_ssl_certificate_key {out.file(_key(spec.certificate, spec.key))};")
     out.add("proxy_ssl_session_reuse off;", "proxy_next_upstream off;",
             f"proxy_connect_timeout {spec.timeout:g}s;", f"proxy_read_timeout {spec.timeout:g}s;")
     out.close()

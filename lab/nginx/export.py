@@ -13,12 +13,14 @@ and the image is the lab's offline one by default, overridable with ``TLSLAB_NGI
 from __future__ import annotations
 
 import shlex
+import os
 import shutil
 import string
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.material import label
 from lab.nginx.image import compose_dir
 from lab.errors import UserInputError
 from lab.nginx.config import directive_diff, render_roles
@@ -51,15 +53,19 @@ def _client_files(spec: ClientSpec, pki: Pki, outdir: Path) -> ClientFiles:
     """Copy the client's trust anchor (and client certificate) into pki/; paths relative to the project."""
     pki_dir = outdir / "pki"
     pki_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(pki.cert_path(spec.trust), pki_dir / f"{spec.trust}.pem")
+    trust = label(spec.trust)  # a catalogue name, or a file-name-safe label for a team's own file
+    (pki_dir / f"{trust}.pem").write_bytes(pki.pem(spec.trust))
     cert = key = None
     if spec.certificate:
-        shutil.copyfile(pki.fullchain_path(spec.certificate), pki_dir / f"{spec.certificate}-fullchain.pem")
-        target = pki_dir / f"{spec.certificate}.key"
-        target.write_bytes(pki.key_pem(spec.certificate))
+        name = label(spec.certificate)
+        shutil.copyfile(pki.fullchain_path(spec.certificate), pki_dir / f"{name}-fullchain.pem")
+        target = pki_dir / f"{name}.key"
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others, not even briefly
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pki.key_pem(spec.certificate, spec.key))
         target.chmod(0o600)
-        cert, key = Path(f"pki/{spec.certificate}-fullchain.pem"), Path(f"pki/{spec.certificate}.key")
-    return ClientFiles(Path(f"pki/{spec.trust}.pem"), cert, key)
+        cert, key = Path(f"pki/{name}-fullchain.pem"), Path(f"pki/{name}.key")
+    return ClientFiles(Path(f"pki/{trust}.pem"), cert, key)
 
 
 def prepare_outdir(outdir: Path, force: bool) -> None:

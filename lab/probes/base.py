@@ -36,7 +36,8 @@ class ClientFiles:
     @classmethod
     def for_spec(cls, spec: ClientSpec, pki: Pki) -> "ClientFiles":
         if spec.certificate:
-            return cls(pki.cert_path(spec.trust), pki.fullchain_path(spec.certificate), pki.key_path(spec.certificate))
+            return cls(pki.cert_path(spec.trust), pki.fullchain_path(spec.certificate),
+                       pki.key_path(spec.certificate, spec.key))
         return cls(pki.cert_path(spec.trust))
 
 
@@ -58,6 +59,9 @@ class Outcome:
     upstream: Symptom | None = None  # southbound: what the gateway's own TLS client saw
     upstream_raw: str | None = None
     judged_by: str = CLIENT  # CLIENT or LAB
+    # How, when it is not the probe's own TLS stack saying so: a command probe is judged by its exit
+    # status, and its symptom read from its words by the lab (lab.probes.command).
+    judged_how: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -29,7 +29,9 @@ def command(target: Target, spec: ClientSpec, files: ClientFiles, *, host: str |
              "-max_protocol", handshake.max_protocol.value.replace("TLSv1.0", "TLSv1"),
              "-cipher", handshake.ciphers]
     if files.cert_file and files.key_file:
-        argv += ["-cert", str(files.cert_file), "-key", str(files.key_file)]
+        # -cert reads only the leaf; -cert_chain sends the rest of the file (a client certificate issued
+        # by an intermediate, e.g. a team's own) as curl and Python do with the same file.
+        argv += ["-cert", str(files.cert_file), "-key", str(files.key_file), "-cert_chain", str(files.cert_file)]
     if spec.clock_offset_days:
         argv += ["-attime", str(int(client_clock(spec).timestamp()))]  # the chain is verified at the skewed time
     if spec.revocation is not RevocationMode.NONE:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from lab.material import is_path
 from lab.pki import Pki
 from lab.probes.base import Target
 from lab.scenario import Direction, Scenario
@@ -101,10 +102,12 @@ def endpoint_files(request: DeployRequest) -> dict[str, Path | None]:
     """The files a correctly configured client of this deployment uses."""
     pki = request.pki
     cert = request.client.certificate if request.scenario.two_way else None
+    trust = request.client.trust
     return {
-        "ca_file": pki.cert_path("root"),
+        # the lab's root, or the CA file a team brought for its own certificates
+        "ca_file": pki.cert_path(trust if is_path(trust) else "root"),
         "client_cert": pki.fullchain_path(cert) if cert else None,
-        "client_key": pki.key_path(cert) if cert else None,
+        "client_key": pki.key_path(cert, request.client.key) if cert else None,
     }
 
 

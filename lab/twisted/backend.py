@@ -23,7 +23,7 @@ from twisted.protocols.policies import TimeoutMixin
 
 from lab.contexts import server_context
 from lab.ocsp import Responder, ResponderPolicy, Stapler, run_responder
-from lab.errors import EnvironmentError_, PortInUse
+from lab.errors import EnvironmentError_, PortInUse, UserInputError
 from lab.probes.base import Target
 from lab.scenario import Direction
 from lab import reactor as lab_reactor
@@ -103,6 +103,9 @@ class TwistedBackend:
 
     @contextlib.contextmanager
     def deploy(self, request: DeployRequest) -> Iterator[Deployment]:
+        if request.server.nginx_conf:
+            raise UserInputError(f"{request.server.nginx_conf}: an nginx server block runs on the nginx backend "
+                                 "only: add --backend nginx")
         with contextlib.ExitStack() as stack:
             ocsp_endpoints, staple, server_log = self._ocsp(request, stack)
             with self._deploy(request, staple, ocsp_endpoints, server_log) as deployment:
