@@ -99,3 +99,11 @@ def test_java_reads_the_alert_under_cpu_load(java: JavaProbe, pki: Pki, catalog:
             for scenario_id in ("expired-client-cert", "unknown-client-cert"):
                 result = harness.run_scenario(catalog.get(scenario_id))
                 assert result.passed, explain(result)
+
+
+def test_no_unhandled_errors_when_clients_hang_up_first(cli_env: dict[str, str]) -> None:
+    """Clients that reset mid-handshake make the TLS layer close from connectionLost: nothing may be logged."""
+    result = subprocess.run([sys.executable, "-m", "lab", "run", "cipher-mismatch", "protocol-mismatch",
+                             "sni-required", "--json"], env=cli_env, capture_output=True, text=True, timeout=120)
+    assert result.returncode in (0, 1), result.stderr
+    assert "Unhandled Error" not in result.stderr and "Traceback" not in result.stderr, result.stderr[-3000:]

@@ -98,15 +98,16 @@ class _LingeringClose(ProtocolWrapper):
     def __init__(self, factory: Any, wrappedProtocol: Any) -> None:
         super().__init__(factory, wrappedProtocol)
         self._lingering = False
+        self._lost = False
         self._drained = 0
         self._timer: Any = None  # IDelayedCall
 
     def loseConnection(self) -> None:
-        if self._lingering:
-            return
+        transport: Any = self.transport
+        if self._lingering or self._lost or not transport.connected:
+            return  # already closing, or closed (the TLS layer calls this from connectionLost too)
         self._lingering = True
         self.disconnecting = 1
-        transport: Any = self.transport
         self._timer = lab_reactor.reactor().callLater(LINGER, transport.abortConnection)
         transport.loseWriteConnection()  # flush what is buffered (the alert), then shutdown(SHUT_WR)
 
@@ -120,6 +121,7 @@ class _LingeringClose(ProtocolWrapper):
             transport.abortConnection()
 
     def connectionLost(self, reason: Any = None) -> None:
+        self._lost = True
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
