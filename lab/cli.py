@@ -488,8 +488,10 @@ def certs_(
 ) -> None:
     """Build (or rebuild) the lab PKI: CAs, server leaves, client certificates.
 
-    Cached under certs/ and regenerated automatically when stale. Keys are mode 0600. The lab
-    root CA is name-constrained to lab.test, localhost and loopback addresses.
+    Cached under certs/ and regenerated automatically when stale. Keys are mode 0600. Every CA
+    is name-constrained: server CAs to lab.test, localhost and loopback addresses, client CAs
+    to names under lab.test. Each regeneration is a new generation (certs/gen-*/) switched in
+    atomically as certs/current; a running up or run keeps the generation it started with.
 
     Example: tlslab certs --regenerate
     """
@@ -501,10 +503,12 @@ def certs_(
              "issuer": e.issuer, "cert": str(pki.cert_path(e.name)), "key": str(pki.key_path(e.name)),
              "description": e.description} for e in CATALOGUE]
     if as_json:
-        out.print_json(json.dumps({"directory": str(directory), "generated": bool(generated),
+        out.print_json(json.dumps({"directory": str(directory), "generation": str(pki.directory),
+                                   "generated": bool(generated),
                                    "reason": generated[0] if generated else None, "certificates": rows}))
         return
     out.print(("generated" if generated else "up to date") + f": {directory}" + (f" ({generated[0]})" if generated else ""))
+    out.print(f"generation: {pki.directory.name} (as {directory / 'current'})")
     table = Table(box=None, pad_edge=False)
     for col in ("name", "role", "validity", "subject", "description"):
         table.add_column(col)

@@ -219,3 +219,16 @@ def test_generations_nobody_holds_are_collected(tmp_path: Path) -> None:
     assert held not in removed, "the current generation is never collected"
     Pki.ensure(tmp_path, regenerate=True)
     assert not held.exists()
+
+
+def test_certs_command_names_the_generation(tmp_path: Path) -> None:
+    env = dict(os.environ, TLSLAB_CERTS=str(tmp_path))
+    run = [sys.executable, "-m", "lab", "certs", "--json"]
+    repo = Path(__file__).resolve().parent.parent
+    first = json.loads(subprocess.run(run, env=env, cwd=repo, capture_output=True, text=True, check=True).stdout)
+    again = json.loads(subprocess.run([*run, "--regenerate"], env=env, cwd=repo, capture_output=True, text=True,
+                                      check=True).stdout)
+    assert first["generation"] != again["generation"]
+    assert os.readlink(tmp_path / "current") == Path(again["generation"]).name
+    root = next(c for c in again["certificates"] if c["name"] == "root")
+    assert Path(root["cert"]).parent == Path(again["generation"])
