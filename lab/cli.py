@@ -466,12 +466,17 @@ def _print_up(scenario: Scenario, resolution: str | None, direction: Direction, 
 def down(as_json: JsonOpt = False) -> None:
     """Stop and remove anything a crashed or abandoned run left behind.
 
-    Example: tlslab down
+    Stops recorded tlslab up processes and the lab's nginx containers, then removes the lab's
+    temporary directories whose owner process is gone (nginx configs with server keys, browser
+    profiles, abandoned certs/.staging-* directories, certificate generations nobody uses).
+
+    Example: tlslab down --json
     """
     with _errors():
         results = sweep_all()
     if as_json:
-        out.print_json(json.dumps([{"what": r.what, "action": r.action} for r in results]))
+        out.print_json(json.dumps([{"what": r.what, "action": r.action, **({"path": str(r.path)} if r.path else {})}
+                                   for r in results]))
         return
     for r in results:
         out.print(f"{r.action}: {r.what}")

@@ -3,7 +3,10 @@
 In-process servers die with their process; what can outlive a terminal is the ``tlslab up``
 process itself (a closed terminal, a CI step killed mid-way). Each one records a small JSON
 file; ``down`` stops the recorded processes that are still alive and removes stale records.
-Backends with out-of-process parts (docker containers) add their own sweepers.
+Backends with out-of-process parts (docker containers) add their own sweepers. Last, the lab's
+temporary material whose owner process is gone (``lab/tempdirs.py``): nginx config and log
+directories (server keys), browser profiles (an NSS key database, Chromium's temp files),
+abandoned ``certs/.staging-*`` directories and certificate generations no process uses.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.paths import state_dir
+from lab.paths import default_certs_dir, state_dir
+from lab.tempdirs import lab_temp_root, sweep_orphans
 
 
 @dataclass(frozen=True)
 class SweepResult:
     what: str  # e.g. "tlslab up process 1234 (sni-required)" or "container tlslab-…"
     action: str  # "stopped", "removed", "already gone"
+    path: Path | None = None  # a removed directory
 
 
 @contextlib.contextmanager
@@ -87,8 +92,36 @@ def sweep_containers() -> list[SweepResult]:
         return []
 
 
+TEMP_KINDS = {  # the lab's temporary directories (lab/tempdirs.py), by name prefix
+    "tlslab-nginx-conf-": "nginx config directory (server keys)",
+    "tlslab-nginx-log-": "nginx log directory",
+    "tlslab-browser-": "browser profiles (NSS key database, Chromium temp files)",
+}
+
+
+def sweep_temp_dirs() -> list[SweepResult]:
+    """The lab's owner-marked temp directories whose owner is gone, and unused certificate material."""
+    from lab.pki import STAGING_PREFIX, sweep_certs
+    results: list[SweepResult] = []
+    roots = dict.fromkeys([lab_temp_root(), Path("/tmp")])  # /tmp: the browser's short temp dir
+    for root in roots:
+        for prefix, kind in TEMP_KINDS.items():
+            for path in sweep_orphans(root, prefix + "*"):
+                results.append(SweepResult(f"{kind}: {path}", "removed", path))
+    try:
+        removed = sweep_certs(default_certs_dir())
+    except OSError:
+        removed = []
+    for path in removed:
+        kind = "abandoned certificate staging directory" if path.name.startswith(STAGING_PREFIX) \
+            else "certificate generation no process uses"
+        results.append(SweepResult(f"{kind}: {path}", "removed", path))
+    return results
+
+
 Sweeper = Callable[[], list[SweepResult]]
-SWEEPERS: list[Sweeper] = [sweep_up_processes, sweep_containers]  # processes first: they remove their own
+# processes first (they remove their own material), then what a kill -9 left
+SWEEPERS: list[Sweeper] = [sweep_up_processes, sweep_containers, sweep_temp_dirs]
 
 
 def sweep_all() -> list[SweepResult]:
