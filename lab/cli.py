@@ -34,7 +34,7 @@ from lab.report import report_json, report_junit
 from lab.runstate import recorded_up, sweep_all
 from lab.scenario import GATEWAY, Catalog, Direction, Scenario
 from lab.servers import BACKENDS, make_backend
-from lab.servers.base import DeployRequest
+from lab.servers.base import DeployRequest, exposure, local_host, url_host
 from lab.specs import ClientSpec, ServerSpec, spec_as_dict, spec_diff
 
 out = Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 200)
@@ -424,6 +424,9 @@ def up(
         if not 0 <= port <= 65535:
             raise UserInputError("--port must be between 0 and 65535")
         server, client = scenario.specs(res)
+        if reach := exposure(bind):
+            err.print(f"warning: --bind {bind} listens on {reach}:\n  other machines can connect to the lab's "
+                      "deliberately broken servers (default: 127.0.0.1).")
         request = DeployRequest(scenario, server, client, chosen, _pki(certs, quiet=as_json), bind=bind, port=port)
         try:
             with deployed(make_backend(backend, image), request) as deployment, recorded_up({"scenario": scenario.id}):
@@ -447,7 +450,9 @@ def _print_up(scenario: Scenario, resolution: str | None, direction: Direction, 
     out.print(Text(f"{scenario.id}" + (f" with {resolution}" if resolution else " (fault in place)")
                    + f", {direction.value}", style="bold"))
     for e in deployment.endpoints:
-        out.print(f"  {e.role:8} {e.scheme}://{e.host}:{e.port}" + (f"  servername {e.servername}" if e.servername else ""))
+        out.print(f"  {e.role:8} {e.scheme}://{url_host(local_host(e.host))}:{e.port}"
+                  + (f"  servername {e.servername}" if e.servername else "")
+                  + (f"  (listening on {url_host(e.host)}:{e.port})" if exposure(e.host) else ""))
     tls = next(e for e in deployment.endpoints if e.scheme == "https")
     files = ClientFiles.for_spec(request.client, request.pki)
     target = Target(deployment.tls_target.host, tls.port, scenario.servername)
