@@ -93,9 +93,9 @@ def sweep_containers() -> list[SweepResult]:
 
 
 TEMP_KINDS = {  # the lab's temporary directories (lab/tempdirs.py), by name prefix
-    "tlslab-nginx-conf-": "nginx config directory (server keys)",
-    "tlslab-nginx-log-": "nginx log directory",
-    "tlslab-browser-": "browser profiles (NSS key database, Chromium temp files)",
+    "tlslab-nginx-conf-": "nginx config (server keys)",
+    "tlslab-nginx-log-": "nginx logs",
+    "tlslab-browser-": "browser profiles (NSS keys)",
 }
 
 
@@ -113,8 +113,8 @@ def sweep_temp_dirs() -> list[SweepResult]:
     except OSError:
         removed = []
     for path in removed:
-        kind = "abandoned certificate staging directory" if path.name.startswith(STAGING_PREFIX) \
-            else "certificate generation no process uses"
+        kind = "half-made certificates (keys)" if path.name.startswith(STAGING_PREFIX) \
+            else "unused certificate generation"
         results.append(SweepResult(f"{kind}: {path}", "removed", path))
     return results
 

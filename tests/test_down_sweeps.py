@@ -105,10 +105,10 @@ def test_down_sweeps_abandoned_staging(cli_env: dict[str, str], short_tmp: Path,
     (staging / ".tlslab-owner").write_text(json.dumps({"pid": dead.pid, "start": "0"}))
     (staging / "root.key").write_bytes(b"key material")
     actions = _down(env)
-    assert any(a.get("path") == str(staging) and "staging" in a["what"] for a in actions), actions
+    assert any(a.get("path") == str(staging) and "half-made" in a["what"] for a in actions), actions
     assert not staging.exists()
     text = subprocess.run([*TLSLAB, "down"], env=env, capture_output=True, text=True, check=True).stdout
-    assert text.strip() == "nothing to clean up."
+    assert str(staging) not in text and "half-made" not in text  # (other leftovers on a shared machine may be)
 
 
 def test_live_owners_material_is_left_alone(cli_env: dict[str, str], short_tmp: Path) -> None:
