@@ -436,6 +436,8 @@ class Pki:
         gets; a regeneration elsewhere switches ``current`` but never touches a held generation).
         """
         directory = directory.absolute()
+        if (directory / IN_USE).exists():  # given a generation (e.g. --certs certs/current): use its base
+            directory = directory.resolve().parent
         directory.mkdir(parents=True, exist_ok=True)
         with _locked(directory / ".lock"):
             generation = current_generation(directory)

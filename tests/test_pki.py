@@ -232,3 +232,11 @@ def test_certs_command_names_the_generation(tmp_path: Path) -> None:
     assert os.readlink(tmp_path / "current") == Path(again["generation"]).name
     root = next(c for c in again["certificates"] if c["name"] == "root")
     assert Path(root["cert"]).parent == Path(again["generation"])
+
+
+def test_a_generation_given_as_the_directory_is_left_intact(tmp_path: Path) -> None:
+    """``--certs certs/current`` must not turn a generation into a base (and rewrite its files)."""
+    generation = Pki.ensure(tmp_path).directory
+    again = Pki.ensure(tmp_path / "current")
+    assert again.directory == generation.resolve()
+    assert not (generation / "server.pem").is_symlink() and not (generation / "current").exists()
