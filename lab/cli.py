@@ -39,7 +39,7 @@ from lab.report import client_settings_json, report_json, report_junit
 from lab.runstate import NOT_CHECKED, recorded_up, sweep_all
 from lab.scenario import GATEWAY, Catalog, Direction, Scenario
 from lab.backends import BACKENDS, cli_extras, entry, make_backend, show_renderers, sweepers
-from lab.servers.base import DeployRequest
+from lab.servers.base import DeployRequest, exposure, local_host, url_host
 from lab.specs import ClientSpec, ServerSpec, spec_as_dict, spec_diff
 
 
@@ -481,6 +481,9 @@ def up(
         if not 0 <= port <= 65535:
             raise UserInputError("--port must be between 0 and 65535")
         server, client = scenario.specs(res)
+        if reach := exposure(bind):
+            err.print(f"warning: --bind {bind} listens on {reach}:\n  other machines can connect to the lab's "
+                      "deliberately broken servers (default: 127.0.0.1).")
         request = DeployRequest(scenario, server, client, chosen, _pki(certs, quiet=as_json), bind=bind, port=port)
         try:
             with deployed(make_backend(backend, image), request) as deployment, recorded_up({"scenario": scenario.id}):
@@ -525,7 +528,9 @@ def _print_up(scenario: Scenario, resolution: str | None, direction: Direction, 
     say(Text(f"{scenario.id}" + (f" with {resolution}" if resolution else " (fault in place)")
                    + f", {direction.value}", style="bold"))
     for e in deployment.endpoints:
-        say(f"  {e.role:8} {e.scheme}://{e.host}:{e.port}" + (f"  servername {e.servername}" if e.servername else ""))
+        say(f"  {e.role:8} {e.scheme}://{url_host(local_host(e.host))}:{e.port}"
+            + (f"  servername {e.servername}" if e.servername else "")
+            + (f"  (listening on {url_host(e.host)}:{e.port})" if exposure(e.host) else ""))
     tls = next(e for e in deployment.endpoints if e.scheme == "https")
     files = ClientFiles.for_spec(request.client, request.pki)
     target = Target(deployment.tls_target.host, tls.port, scenario.servername)
@@ -551,13 +556,18 @@ def _print_up(scenario: Scenario, resolution: str | None, direction: Direction, 
 def down(as_json: JsonOpt = False) -> None:
     """Stop and remove anything a crashed or abandoned run left behind.
 
-    Example: tlslab down
+    Stops recorded tlslab up processes and the lab's nginx containers, then removes the lab's
+    temporary directories whose owner process is gone (nginx configs with server keys, browser
+    profiles, abandoned certs/.staging-* directories, certificate generations nobody uses).
+
+    Example: tlslab down --json
     """
     with _errors():
         results = sweep_all(sweepers())
     unchecked = [r for r in results if r.action == NOT_CHECKED]
     if as_json:
-        _print_json([{"what": r.what, "action": r.action} for r in results])
+        _print_json([{"what": r.what, "action": r.action, **({"path": str(r.path)} if r.path else {})}
+                     for r in results])
     else:
         for r in results:
             if r.action != NOT_CHECKED:
@@ -579,8 +589,10 @@ def certs_(
 ) -> None:
     """Build (or rebuild) the lab PKI: CAs, server leaves, client certificates.
 
-    Cached under certs/ and regenerated automatically when stale. Keys are mode 0600. The lab
-    root CA is name-constrained to lab.test, localhost and loopback addresses.
+    Cached under certs/ and regenerated automatically when stale. Keys are mode 0600. Every CA
+    is name-constrained: server CAs to lab.test, localhost and loopback addresses, client CAs
+    to names under lab.test. Each regeneration is a new generation (certs/gen-*/) switched in
+    atomically as certs/current; a running up or run keeps the generation it started with.
 
     Example: tlslab certs --regenerate
     """
@@ -592,10 +604,11 @@ def certs_(
              "issuer": e.issuer, "cert": str(pki.cert_path(e.name)), "key": str(pki.key_path(e.name)),
              "description": e.description} for e in CATALOGUE]
     if as_json:
-        _print_json(({"directory": str(directory), "generated": bool(generated),
-                                   "reason": generated[0] if generated else None, "certificates": rows}))
+        _print_json({"directory": str(directory), "generation": str(pki.directory), "generated": bool(generated),
+                     "reason": generated[0] if generated else None, "certificates": rows})
         return
     say(("generated" if generated else "up to date") + f": {directory}" + (f" ({generated[0]})" if generated else ""))
+    say(f"generation: {pki.directory.name} (as {directory / 'current'})")
     table = Table(box=None, pad_edge=False)
     for col in ("name", "role", "validity", "subject", "description"):
         table.add_column(col)

@@ -1,8 +1,9 @@
 """PKCS12 trust and key stores built from the lab's PEM files, for the clients that cannot read PEM.
 
 The Java probe reads them as its truststore/keystore; the browser probe imports the client
-certificate into its profile's NSS database from them. Cached beside the certificates
-(``certs/pkcs12/``) and rebuilt when a PEM is newer. Keys are written 0600 (``mkstemp``).
+certificate into its profile's NSS database from them. Cached beside the PEM files they come
+from, so inside that certificate generation (``certs/gen-*/pkcs12/``, removed with it), and
+rebuilt when a PEM is newer. Keys are written 0600 (``mkstemp``).
 """
 
 from __future__ import annotations

@@ -1,18 +1,26 @@
 """The lab's certificate authorities, server leaves and client certificates, generated and cached.
 
-Two sources, each where it serves best:
+Every certificate is built with the cryptography x509 builders (trustme's CAs cannot carry name
+constraints and live until the year 3000), so every CA the lab makes is *name-constrained*
+(critical): trusting one of them by mistake cannot endanger a real site.
 
-* The **lab CA** (root -> intermediate -> server leaves) is built with the cryptography x509
-  builders: its root carries critical *name constraints* (``lab.test``, ``localhost``,
-  127.0.0.0/8, ::1) so trusting it by mistake cannot endanger a real site, and its leaves look
-  like real ones (non-critical subjectAltName), so strict outside validators judge them fairly.
-* The **other CAs** (an unrelated CA for "unknown" and "wrong intermediate" faults, the
-  client-certificate CAs and their client certificates) are throwaway trustme CAs: nobody is
-  told to trust them, which is exactly what trustme is for.
+* **Server CAs** (the lab root -> intermediate -> server leaves; the "other" CA of the
+  "unknown" and "wrong intermediate" faults) are constrained to the names the lab serves:
+  ``lab.test``, ``localhost``, 127.0.0.0/8 and ::1.
+* **Client CAs** are constrained to the client names they issue: DNS names and e-mail
+  addresses under ``lab.test``, subjects under ``O=tlslab``.
+* CAs live a year, leaves 90 days, and the cache renews everything 14 days before a "valid"
+  leaf would expire. Leaves look like real ones (non-critical subjectAltName), so strict
+  outside validators judge them fairly.
 
-Everything lands in one directory (``certs/`` by default, git-ignored) with keys mode 0600, and
-is regenerated when the catalogue changes or a certificate is about to change state (a "valid"
-leaf nearing expiry). Nothing that expires is ever committed.
+**Generations.** Material is written into a new directory (``certs/gen-<time>-<id>/``), complete
+before anyone sees it, then switched in by one atomic rename of the ``certs/current`` symlink.
+A :class:`Pki` keeps the generation it started with (every path it hands out is inside it), and
+:meth:`Pki.ensure` holds a shared lock on that generation for the life of the process, so
+``tlslab certs --regenerate`` never changes material under a running ``up`` or ``run``. Old
+generations are removed by a later :meth:`Pki.ensure` (or ``tlslab down``) once no live process
+holds them. Keys are mode 0600. ``certs/<name>.pem`` (and ``.key``, ``-fullchain.pem``) are
+stable symlinks into ``certs/current/`` for people and scripts. Nothing that expires is committed.
 """
 
 from __future__ import annotations
@@ -25,21 +33,22 @@ import hashlib
 import ipaddress
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from lab import material
 from lab.errors import EnvironmentError_
+from lab.tempdirs import make_owned_dir, sweep_orphans
 
 Validity = Literal["valid", "expired", "not-yet-valid"]
 Role = Literal["root", "intermediate", "server", "client", "ocsp-responder"]
@@ -49,8 +58,9 @@ RevocationReason = Literal["keyCompromise", "cACompromise", "affiliationChanged"
 LAB_DOMAIN = "lab.test"
 PERMITTED_DNS = (LAB_DOMAIN, "localhost")
 PERMITTED_NETS = ("127.0.0.0/8", "::1/128")
+ORGANIZATION = "tlslab"  # every subject the lab makes starts O=tlslab (the client CAs' dirName constraint)
 OCSP_AIA_URL = "http://ocsp.lab.test/"  # baked into OCSP-enabled leaves; the live responder URL is given explicitly
-SCHEMA_VERSION = 2  # bump when generation logic changes in a way the catalogue text does not show
+SCHEMA_VERSION = 3  # bump when generation logic changes in a way the catalogue text does not show
 
 
 @dataclass(frozen=True)
@@ -63,16 +73,16 @@ class CertEntry:
     common_name: str
     names: tuple[str, ...] = ()  # subjectAltName: DNS names and IP addresses
     validity: Validity = "valid"
-    source: Literal["lab", "trustme"] = "lab"
     description: str = ""
     ocsp: bool = False  # server leaf: Authority Information Access names the lab's OCSP responder
     must_staple: bool = False  # server leaf: TLS Feature status_request (RFC 7633 "must-staple")
     revoked: RevocationReason | None = None  # the lab responder answers "revoked" with this reason
     ocsp_signing: bool = True  # ocsp-responder role: carries id-kp-OCSPSigning (False: not authorised)
+    key: Literal["rsa", "ec"] = "rsa"  # EC P-256: the other and client CAs, client certificates (cheap to sign)
 
 
 CATALOGUE: tuple[CertEntry, ...] = (
-    CertEntry("root", "root", None, "tlslab Root CA", description="the lab's trust anchor (name-constrained)"),
+    CertEntry("root", "root", None, "tlslab Root CA", description="the lab's trust anchor"),
     CertEntry("intermediate", "intermediate", "root", "tlslab Intermediate CA", description="issues every lab server leaf"),
     CertEntry("server", "server", "intermediate", "api.lab.test", ("api.lab.test", "localhost", "127.0.0.1"),
               description="a valid server certificate"),
@@ -89,20 +99,20 @@ CATALOGUE: tuple[CertEntry, ...] = (
     CertEntry("something-san", "server", "intermediate", "something.domain.lab.test",
               ("something.domain.lab.test", "myorg.domain.lab.test"),
               description="the same CN with myorg.domain.lab.test added as subject alternative name"),
-    CertEntry("other-root", "root", None, "tlslab Other Root CA", source="trustme",
-              description="an unrelated CA nobody trusts"),
-    CertEntry("other-intermediate", "intermediate", "other-root", "tlslab Other Intermediate CA", source="trustme",
-              description="an intermediate that issued none of the lab's leaves"),
-    CertEntry("client-root", "root", None, "tlslab Client CA", source="trustme",
-              description="issues client certificates for 2-way TLS"),
-    CertEntry("client", "client", "client-root", "client.lab.test", ("client.lab.test",), source="trustme",
-              description="a valid client certificate"),
+    CertEntry("other-root", "root", None, "tlslab Other Root CA",
+              key="ec", description="an unrelated CA nobody trusts"),
+    CertEntry("other-intermediate", "intermediate", "other-root", "tlslab Other Intermediate CA",
+              key="ec", description="an intermediate that issued none of the lab's leaves"),
+    CertEntry("client-root", "root", None, "tlslab Client CA",
+              key="ec", description="issues client certificates for 2-way TLS"),
+    CertEntry("client", "client", "client-root", "client.lab.test", ("client.lab.test",),
+              key="ec", description="a valid client certificate"),
     CertEntry("client-expired", "client", "client-root", "client.lab.test", ("client.lab.test",), validity="expired",
-              source="trustme", description="an expired client certificate"),
-    CertEntry("client-unknown-root", "root", None, "tlslab Unknown Client CA", source="trustme",
-              description="a client CA the server does not trust"),
+              key="ec", description="an expired client certificate"),
+    CertEntry("client-unknown-root", "root", None, "tlslab Unknown Client CA",
+              key="ec", description="a client CA the server does not trust"),
     CertEntry("client-unknown", "client", "client-unknown-root", "client.lab.test", ("client.lab.test",),
-              source="trustme", description="a client certificate from a CA the server does not know"),
+              key="ec", description="a client certificate from a CA the server does not know"),
     # --- OCSP: leaves whose AIA names the lab responder, and delegated responder certificates ---
     CertEntry("ocsp-server", "server", "intermediate", "api.lab.test", ("api.lab.test", "localhost", "127.0.0.1"),
               ocsp=True, description="a valid server certificate whose AIA names the OCSP responder"),
@@ -126,7 +136,13 @@ CATALOGUE: tuple[CertEntry, ...] = (
 )
 
 VALID_DAYS = 90
+CA_VALID_DAYS = 365  # CAs outlive the leaves they sign; the cache renews long before either expires
 RENEW_BEFORE_DAYS = 14
+CURRENT = "current"  # symlink to the generation new readers get
+GENERATION_PREFIX = "gen-"
+STAGING_PREFIX = ".staging-"
+IN_USE = ".in-use"  # in each generation: processes using it hold a shared flock on this file
+MATERIAL_SUFFIXES = (".pem", ".key", "-fullchain.pem")
 
 
 def _catalogue_fingerprint() -> str:
@@ -162,29 +178,54 @@ def _san(names: tuple[str, ...]) -> x509.SubjectAlternativeName:
 
 
 def _end_entity_usage(key_encipherment: bool) -> x509.KeyUsage:
-    """Signing only (an OCSP responder), or signing + RSA key transport (a TLS server leaf)."""
+    """Signing only (an OCSP responder, a client), or signing + RSA key transport (a TLS server leaf)."""
     return x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=key_encipherment,
                          data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
                          encipher_only=False, decipher_only=False)
 
 
-class _LabBuilder:
-    """Builds the name-constrained lab chain with the cryptography x509 builders."""
+def _issues_clients(name: str) -> bool:
+    """Whether the CA `name` (a root) issues client certificates (it then gets the client constraints)."""
+    return any(e.role == "client" and e.issuer == name for e in CATALOGUE)
+
+
+def name_constraints(ca: str) -> x509.NameConstraints:
+    """The critical name constraints of the root `ca`: the names its part of the lab serves or issues.
+
+    Server CAs: DNS ``lab.test`` and ``localhost``, 127.0.0.0/8 and ::1. Client CAs: DNS and
+    e-mail under ``lab.test``, subjects under ``O=tlslab``.
+    """
+    if _issues_clients(ca):
+        return x509.NameConstraints(permitted_subtrees=[
+            x509.DNSName(LAB_DOMAIN), x509.RFC822Name(LAB_DOMAIN),
+            x509.DirectoryName(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION)])),
+        ], excluded_subtrees=None)
+    return x509.NameConstraints(
+        permitted_subtrees=[x509.DNSName(d) for d in PERMITTED_DNS]
+        + [x509.IPAddress(ipaddress.ip_network(n)) for n in PERMITTED_NETS],
+        excluded_subtrees=None,
+    )
+
+
+class _Builder:
+    """Builds every certificate of the catalogue with the cryptography x509 builders."""
 
     def __init__(self, now: dt.datetime) -> None:
         self.now = now
 
     def build(
         self, entry: CertEntry, issuer: tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes] | None
-    ) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ) -> tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes]:
+        key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
+            ec.generate_private_key(ec.SECP256R1()) if entry.key == "ec"
+            else rsa.generate_private_key(public_exponent=65537, key_size=2048))
         subject = x509.Name([
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tlslab"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
             x509.NameAttribute(NameOID.COMMON_NAME, entry.common_name),
         ])
         not_before, not_after = _window(entry.validity, self.now)
-        if entry.role in ("root", "intermediate"):  # CAs outlive the leaves they sign
-            not_after = self.now + dt.timedelta(days=VALID_DAYS * 4)
+        if entry.role in ("root", "intermediate"):
+            not_after = self.now + dt.timedelta(days=CA_VALID_DAYS)
         issuer_cert, issuer_key = issuer if issuer else (None, key)
         builder = (
             x509.CertificateBuilder()
@@ -211,14 +252,7 @@ class _LabBuilder:
                 critical=True,
             )
             if entry.role == "root":
-                builder = builder.add_extension(
-                    x509.NameConstraints(
-                        permitted_subtrees=[x509.DNSName(d) for d in PERMITTED_DNS]
-                        + [x509.IPAddress(ipaddress.ip_network(n)) for n in PERMITTED_NETS],
-                        excluded_subtrees=None,
-                    ),
-                    critical=True,
-                )
+                builder = builder.add_extension(name_constraints(entry.name), critical=True)
         elif entry.role == "ocsp-responder":
             eku = [ExtendedKeyUsageOID.OCSP_SIGNING] if entry.ocsp_signing else [ExtendedKeyUsageOID.SERVER_AUTH]
             builder = (
@@ -226,6 +260,13 @@ class _LabBuilder:
                 .add_extension(_end_entity_usage(key_encipherment=False), critical=True)
                 .add_extension(x509.ExtendedKeyUsage(eku), critical=False)
                 .add_extension(x509.OCSPNoCheck(), critical=False)  # RFC 6960 4.2.2.2.1: don't check the checker
+            )
+        elif entry.role == "client":
+            builder = (
+                builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(_end_entity_usage(key_encipherment=entry.key == "rsa"), critical=True)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+                .add_extension(_san(entry.names), critical=False)
             )
         else:
             builder = (
@@ -246,35 +287,14 @@ class _LabBuilder:
 
 def _generate(directory: Path, now: dt.datetime) -> None:
     """Generate the whole catalogue into `directory` (an empty staging directory)."""
-    import trustme  # only needed when generating, which is rare: keep start-up fast
-
-    lab = _LabBuilder(now)
-    lab_material: dict[str, tuple[x509.Certificate, rsa.RSAPrivateKey]] = {}
-    trustme_cas: dict[str, "trustme.CA"] = {}
-    for entry in CATALOGUE:
-        if entry.source == "lab":
-            parent = lab_material.get(entry.issuer) if entry.issuer else None
-            if entry.issuer and parent is None:  # a lab-built certificate issued by a trustme CA
-                parent = (x509.load_pem_x509_certificate((directory / f"{entry.issuer}.pem").read_bytes()),
-                          serialization.load_pem_private_key((directory / f"{entry.issuer}.key").read_bytes(), None))  # type: ignore[assignment]
-            cert, key = lab.build(entry, parent)
-            cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-            key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption())
-            lab_material[entry.name] = (cert, key)
-        elif entry.role in ("root", "intermediate"):
-            ca = trustme_cas[entry.issuer].create_child_ca() if entry.issuer else trustme.CA(
-                organization_name="tlslab", organization_unit_name=entry.common_name)
-            trustme_cas[entry.name] = ca
-            cert_pem, key_pem = ca.cert_pem.bytes(), ca.private_key_pem.bytes()
-        else:
-            not_before, not_after = _window(entry.validity, now)
-            leaf = trustme_cas[entry.issuer or ""].issue_cert(
-                *entry.names, common_name=entry.common_name, organization_name="tlslab",
-                not_before=not_before, not_after=not_after)
-            cert_pem, key_pem = leaf.cert_chain_pems[0].bytes(), leaf.private_key_pem.bytes()
-        (directory / f"{entry.name}.pem").write_bytes(cert_pem)
-        _write_private(directory / f"{entry.name}.key", key_pem)
+    builder = _Builder(now)
+    material: dict[str, tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes]] = {}
+    for entry in CATALOGUE:  # issuers come before what they issue
+        cert, key = builder.build(entry, material[entry.issuer] if entry.issuer else None)
+        material[entry.name] = (cert, key)
+        (directory / f"{entry.name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        _write_private(directory / f"{entry.name}.key", key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 
     by_name = {e.name: e for e in CATALOGUE}
     for entry in CATALOGUE:  # leaf + every intermediate up to (not including) the root
@@ -292,11 +312,118 @@ def _generate(directory: Path, now: dt.datetime) -> None:
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
+# -- generations ----------------------------------------------------------------------------
+_HELD: dict[Path, IO[bytes]] = {}  # generation -> open file with our shared lock (kept for the process's life)
+
+
+def current_generation(base: Path) -> Path | None:
+    """The generation ``base/current`` points at, or None when there is none yet."""
+    try:
+        target = os.readlink(base / CURRENT)
+    except OSError:
+        return None
+    generation = base / target
+    return generation if generation.is_dir() else None
+
+
+def _hold(generation: Path) -> None:
+    """Take a shared lock on `generation` for the rest of this process: collectors leave it alone."""
+    if generation in _HELD:
+        return
+    try:
+        fh = open(generation / IN_USE, "rb")
+    except FileNotFoundError:
+        return  # not made by this version: nothing collects it either
+    fcntl.flock(fh, fcntl.LOCK_SH)
+    _HELD[generation] = fh
+
+
+def _in_use(generation: Path) -> bool:
+    try:
+        with open(generation / IN_USE, "rb") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            return False
+    except FileNotFoundError:
+        return False
+
+
+def _collect(base: Path, keep: Path | None) -> list[Path]:
+    """Remove abandoned staging directories and the generations no live process holds.
+
+    Call with ``base/.lock`` held: only a lock holder generates or switches generations, so a
+    generation is either `keep`, held by a reader (shared flock), or garbage.
+    """
+    removed = sweep_orphans(base, STAGING_PREFIX + "*")
+    for generation in sorted(base.glob(GENERATION_PREFIX + "*")):
+        if generation == keep or generation in _HELD or generation.is_symlink() or _in_use(generation):
+            continue
+        shutil.rmtree(generation, ignore_errors=True)
+        if not generation.exists():
+            removed.append(generation)
+    return removed
+
+
+def _new_generation(base: Path) -> Path:
+    """Generate into a staging directory, rename it into place, then switch ``current`` to it."""
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    staging = make_owned_dir(STAGING_PREFIX, base)
+    try:
+        _generate(staging, now)
+        (staging / IN_USE).touch(mode=0o600)
+        generation = base / f"{GENERATION_PREFIX}{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+        os.rename(staging, generation)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    link = base / f".{CURRENT}-{secrets.token_hex(4)}"
+    os.symlink(generation.name, link)
+    os.replace(link, base / CURRENT)  # the one atomic step readers can observe
+    return generation
+
+
+def _link_stable_names(base: Path) -> None:
+    """``base/<name>.pem`` etc. -> ``current/<name>.pem``: paths that stay valid across generations."""
+    for entry in CATALOGUE:
+        for suffix in MATERIAL_SUFFIXES:
+            path = base / f"{entry.name}{suffix}"
+            target = f"{CURRENT}/{entry.name}{suffix}"
+            if path.is_symlink() and os.readlink(path) == target:
+                continue
+            if path.exists() or path.is_symlink():  # material of the single-directory layout (< 0.3)
+                path.unlink()
+            os.symlink(target, path)
+    for legacy in ("manifest.json", "pkcs12"):  # likewise
+        path = base / legacy
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists():
+            path.unlink()
+
+
+def sweep_certs(base: Path) -> list[Path]:
+    """``tlslab down``: what :meth:`Pki.ensure` would collect, unless a generation is under way."""
+    if not (base / CURRENT).is_symlink() and not any(base.glob(STAGING_PREFIX + "*")):
+        return []
+    try:
+        with _locked(base / ".lock", blocking=False):
+            return _collect(base, current_generation(base))
+    except (BlockingIOError, OSError):
+        return []
+
+
 class Pki:
-    """The generated catalogue in one directory: paths and parsed objects by catalogue name."""
+    """One generation of the catalogue: paths and parsed objects by catalogue name.
+
+    `directory` is a generation (what :meth:`ensure` returns), or a base directory whose
+    ``current`` generation is then taken once, here, and kept.
+    """
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
+        self.directory = current_generation(directory) or directory
         self._certs: dict[str, x509.Certificate] = {}
         self._by_name = {e.name: e for e in CATALOGUE}
 
@@ -305,13 +432,17 @@ class Pki:
     def ensure(
         cls, directory: Path, *, regenerate: bool = False, on_generate: Callable[[str], None] | None = None
     ) -> "Pki":
-        """Return the cached PKI in `directory`, generating it first when missing, stale or asked to.
+        """The current generation in `directory`, generating a new one first when missing, stale or asked to.
 
-        Safe against concurrent callers (a lock file) and interrupted runs (generation happens
-        in a staging directory that replaces the old material only when complete). A directory
-        this process cannot write (a read-only mount, a shared cache) is used as it is when its
-        material is complete and fresh; otherwise EnvironmentError_ names it.
+        Safe against concurrent callers (a lock file), interrupted runs (a generation is complete
+        before ``current`` points at it) and running readers (this process keeps the generation it
+        gets; a regeneration elsewhere switches ``current`` but never touches a held generation).
+        A directory this process cannot write (a read-only mount, a shared cache) is used as it is
+        when its current generation is complete and fresh; otherwise EnvironmentError_ names it.
         """
+        directory = directory.absolute()
+        if (directory / IN_USE).exists():  # given a generation (e.g. --certs certs/current): use its base
+            directory = directory.resolve().parent
         try:
             return cls._ensure_writable(directory, regenerate=regenerate, on_generate=on_generate)
         except OSError as exc:
@@ -331,23 +462,23 @@ class Pki:
     ) -> "Pki":
         directory.mkdir(parents=True, exist_ok=True)
         with _locked(directory / ".lock"):
-            reason = "--regenerate" if regenerate else cls.stale_reason(directory)
+            generation = current_generation(directory)
+            reason = "--regenerate" if regenerate else (
+                cls.stale_reason(generation) if generation else "no certificates generated yet")
             if reason:
                 if on_generate:
                     on_generate(reason)
-                staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=directory))
-                try:
-                    os.chmod(staging, 0o700)
-                    _generate(staging, dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
-                    for item in staging.iterdir():
-                        os.replace(item, directory / item.name)
-                finally:
-                    shutil.rmtree(staging, ignore_errors=True)
-        return cls(directory)
+                generation = _new_generation(directory)
+            assert generation is not None
+            _hold(generation)
+            _link_stable_names(directory)
+            _collect(directory, generation)
+        return cls(generation)
 
     @staticmethod
     def stale_reason(directory: Path) -> str | None:
-        """Why the material in `directory` must be regenerated, or None when it is fresh."""
+        """Why the material in `directory` (a generation, or a base with ``current``) must be regenerated."""
+        directory = current_generation(directory) or directory
         manifest_path = directory / "manifest.json"
         if not manifest_path.exists():
             return "no certificates generated yet"
@@ -361,7 +492,7 @@ class Pki:
         if dt.datetime.now(dt.timezone.utc) >= renew_after:
             return "certificates are close to expiry"
         for entry in CATALOGUE:
-            for suffix in (".pem", ".key", "-fullchain.pem"):
+            for suffix in MATERIAL_SUFFIXES:
                 if not (directory / f"{entry.name}{suffix}").exists():
                     return f"{entry.name}{suffix} is missing"
         return None
@@ -424,9 +555,9 @@ def catalogue_names() -> tuple[str, ...]:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path, blocking: bool = True) -> Iterator[None]:
     with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        fcntl.flock(fh, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
         try:
             yield
         finally:

@@ -3,7 +3,10 @@
 In-process servers die with their process; what can outlive a terminal is the ``tlslab up``
 process itself (a closed terminal, a CI step killed mid-way). Each one records a small JSON
 file; ``down`` stops the recorded processes that are still alive and removes stale records.
-Backends with out-of-process parts (docker containers) add their own sweepers.
+Backends with out-of-process parts (docker containers) add their own sweepers. Last, the lab's
+temporary material whose owner process is gone (``lab/tempdirs.py``): nginx config and log
+directories (server keys), browser profiles (an NSS key database, Chromium's temp files),
+abandoned ``certs/.staging-*`` directories and certificate generations no process uses.
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import EnvironmentError_
-from lab.paths import state_dir
+from lab.paths import default_certs_dir, state_dir
+from lab.tempdirs import lab_temp_root, sweep_orphans
 
 
 @dataclass(frozen=True)
 class SweepResult:
     what: str  # e.g. "tlslab up process 1234 (sni-required)" or "container tlslab-…"
     action: str  # "stopped", "removed", "already gone"
+    path: Path | None = None  # a removed directory
 
 
 @contextlib.contextmanager
@@ -85,13 +90,40 @@ def sweep_up_processes(timeout: float = 5.0) -> list[SweepResult]:
 NOT_CHECKED = "not checked"  # a SweepResult action: the lab could not look (``tlslab down`` exits 3)
 
 
+TEMP_KINDS = {  # the lab's temporary directories (lab/tempdirs.py), by name prefix
+    "tlslab-nginx-conf-": "nginx config (server keys)",
+    "tlslab-nginx-log-": "nginx logs",
+    "tlslab-browser-": "browser profiles (NSS keys)",
+}
+
+
+def sweep_temp_dirs() -> list[SweepResult]:
+    """The lab's owner-marked temp directories whose owner is gone, and unused certificate material."""
+    from lab.pki import STAGING_PREFIX, sweep_certs
+    results: list[SweepResult] = []
+    roots = dict.fromkeys([lab_temp_root(), Path("/tmp")])  # /tmp: the browser's short temp dir
+    for root in roots:
+        for prefix, kind in TEMP_KINDS.items():
+            for path in sweep_orphans(root, prefix + "*"):
+                results.append(SweepResult(f"{kind}: {path}", "removed", path))
+    try:
+        removed = sweep_certs(default_certs_dir())
+    except OSError:
+        removed = []
+    for path in removed:
+        kind = "half-made certificates (keys)" if path.name.startswith(STAGING_PREFIX) \
+            else "unused certificate generation"
+        results.append(SweepResult(f"{kind}: {path}", "removed", path))
+    return results
+
+
 Sweeper = Callable[[], list[SweepResult]]
 
 
 def sweep_all(backend_sweepers: Sequence[Sweeper] = ()) -> list[SweepResult]:
     """``tlslab down``: the recorded ``up`` processes first (they remove their own material), then
-    what each backend's sweeper finds (see :mod:`lab.backends`)."""
+    what each backend's sweeper finds (see :mod:`lab.backends`), then the temp material a kill -9 left."""
     results = sweep_up_processes()
     for sweeper in backend_sweepers:
         results.extend(sweeper())
-    return results
+    return results + sweep_temp_dirs()

@@ -30,7 +30,6 @@ import os
 import re
 import shutil
 import socket
-import tempfile
 import threading
 import time
 import uuid
@@ -53,6 +52,7 @@ from lab.runstate import NOT_CHECKED, SweepResult
 from lab.scenario import Direction
 from lab.servers.base import Deployment, DeployRequest, Endpoint, endpoint_files, loopback, responder_endpoints
 from lab.specs import ClientSpec, RevocationMode
+from lab.tempdirs import make_owned_dir
 from lab.twisted.backend import TwistedBackend
 
 READY_TIMEOUT = 20.0  # seconds for a container (or a reload) to serve its configuration
@@ -355,8 +355,8 @@ class NginxBackend:
     def _start(self, request: DeployRequest, upstream: Deployment | None, ocsp: "_Stapling | None", port: int,
                control: int) -> tuple[_Instance, NginxConfig]:
         """A new container; removed again (with its directories) if it does not come up."""
-        inst = _Instance(None, Path(tempfile.mkdtemp(prefix="tlslab-nginx-conf-")),
-                         Path(tempfile.mkdtemp(prefix="tlslab-nginx-log-")))
+        # owner-marked: a kill -9 leaves them (server keys included) for tlslab down to sweep
+        inst = _Instance(None, make_owned_dir("tlslab-nginx-conf-"), make_owned_dir("tlslab-nginx-log-"))
         name = f"tlslab-nginx-{self.run_id[:8]}-{next(self._count)}"
         try:
             generation = f"{self.run_id[:8]}-{inst.generation + 1}"

@@ -189,11 +189,23 @@ def _frame(out: _Lines, title: str, control_port: int | None, generation: str | 
         out.add("")
 
 
+def listen_address(bind: str, port: int) -> str:
+    """nginx's ``listen`` address: an IPv6 address in brackets (``[::]:8443``)."""
+    return f"[{bind}]:{port}" if ":" in bind else f"{bind}:{port}"
+
+
+def _listen_options(listen: str) -> str:
+    """``[::]`` is IPv6-only in nginx unless told otherwise; the lab's clients come over 127.0.0.1."""
+    return " ipv6only=off" if listen.startswith("[::]:") else ""
+
+
 def _tls_server_block(out: _Lines, listen: str, scenario_id: str, servername: str | None, certificate: str | None,
                       chain: tuple[str, ...], default_server: bool, comment: str, key: str | None = None) -> None:
     out.add(f"# {comment}")
     out.open("server")
-    out.add(f"listen {listen} ssl{' default_server' if default_server else ''};")
+    # listen options belong to one server block per address: the default server's
+    options = f" default_server{_listen_options(listen)}" if default_server else ""
+    out.add(f"listen {listen} ssl{options};")
     if servername:
         out.add(f"server_name {servername};")
     if certificate is None:
@@ -219,7 +231,7 @@ def render_server(scenario_id: str, servername: str, spec: ServerSpec, *, port: 
     out = _Lines()
     what = "the Edge Router (TLS server), northbound" if role == "router" else "the backend (TLS server), southbound"
     _frame(out, f"tlslab {scenario_id}: nginx as {what}", control_port, generation)
-    listen = f"{bind}:{port}"
+    listen = listen_address(bind, port)
     if spec.nginx_conf:
         return _own_server(out, role, spec.nginx_conf, listen)
     out.add("# TLS policy for every server on this port")
@@ -282,7 +294,8 @@ def render_gateway(scenario_id: str, servername: str, spec: ClientSpec, *, port:
     out = _Lines()
     _frame(out, f"tlslab {scenario_id}: nginx as the gateway (Message Processor), southbound", control_port, generation)
     out.open("server")
-    out.add(f"listen {bind}:{port};")
+    listen = listen_address(bind, port)
+    out.add(f"listen {listen}{_listen_options(listen)};")
     out.open("location /")
     out.add(f"proxy_pass https://{upstream_host}:{upstream_port};",
             f"proxy_set_header Host {servername};",

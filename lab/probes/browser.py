@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,7 @@ from lab.keystores import STORE_PASSWORD, pkcs12_stores
 from lab.probes.suites import iana_suites
 from lab.specs import ClientSpec
 from lab.symptoms import http_symptom
+from lab.tempdirs import make_owned_dir
 from lab.tls import Protocol
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
@@ -68,6 +70,11 @@ _SWITCHES = ("--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disa
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--disable-extensions", "--disable-default-apps", "--no-default-browser-check")
 _NET_ERROR = re.compile(r"net::ERR_[A-Z0-9_]+")
+# Chromium makes $TMPDIR/org.chromium.Chromium.XXXXXX/SingletonSocket, and a Unix socket path has
+# 108 bytes at most: a longer $TMPDIR is a FATAL "Socket path too long" at launch.
+CHROMIUM_TMPDIR_MAX = 60
+SHORT_TMP = Path("/tmp")
+DRIVER_CLOSED = "Connection closed while reading from the driver"  # playwright/_impl/transport.py
 _VERSION_SWITCH = {Protocol.TLSv1_2: "tls1.2", Protocol.TLSv1_3: "tls1.3"}
 
 
@@ -165,6 +172,50 @@ def write_auto_select_preferences(user_data_dir: Path) -> None:
     (user_data_dir / "Default" / "Preferences").write_text(json.dumps(prefs))
 
 
+@contextlib.contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    """Set environment variables for the block (for a child that copies ``os.environ`` when it starts)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+class _DriverGone(logging.Filter):
+    """Drop asyncio's "Future exception was never retrieved" for Playwright calls the dead driver left.
+
+    A terminal Ctrl-C reaches the Playwright driver (same process group) as well as the lab: the
+    driver exits at once, and the futures of the calls it was serving fail with nobody left to
+    read them. asyncio then prints that message after the lab's last line; the lab has already
+    stopped everything, so it is noise.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Future exception was never retrieved"):
+            return True
+        try:
+            from playwright.sync_api import Error
+        except ImportError:
+            return True
+        exc = record.exc_info[1] if record.exc_info else None
+        # Playwright's transport fails its error future with a plain Exception of these words, and
+        # a write to the dead driver's pipe with a BrokenPipeError (the lab's only asyncio user is
+        # Playwright, so a ConnectionError here is the driver's pipe).
+        return not (isinstance(exc, (Error, ConnectionError)) or str(exc) == DRIVER_CLOSED)
+
+
+def _quiet_when_the_driver_dies() -> None:
+    log = logging.getLogger("asyncio")
+    if not any(isinstance(f, _DriverGone) for f in log.filters):
+        log.addFilter(_DriverGone())
+
+
 class BrowserProbe(ProbeBase):
     name = "browser"
     description = "headless Chromium (Debian's chromium via Playwright), lab CA trusted in its profile only"
@@ -178,6 +229,7 @@ class BrowserProbe(ProbeBase):
         self._playwright: Any = None
         self._browsers: dict[_Profile, Any] = {}
         self._root: Path | None = None
+        self._tmp = Path("/tmp")  # where Chromium and the Playwright driver put their temp files
         self.launches = 0  # browser processes started (one per distinct profile)
 
     def unavailable_reason(self) -> str | None:
@@ -210,8 +262,16 @@ class BrowserProbe(ProbeBase):
             raise ToolMissing("chromium", reason)
         stack = contextlib.ExitStack()
         try:
-            self._root = Path(tempfile.mkdtemp(prefix="tlslab-browser-"))
+            # Everything the browsers write goes under one owner-marked directory (tlslab down sweeps
+            # it after a kill -9): profiles, NSS databases, and Chromium's and the driver's temp files.
+            self._root = make_owned_dir("tlslab-browser-")
             stack.callback(shutil.rmtree, self._root, True)
+            self._tmp = self._root / "tmp"
+            if len(str(self._tmp)) > CHROMIUM_TMPDIR_MAX:  # a deep $TMPDIR: Chromium's socket path must fit
+                self._tmp = make_owned_dir("tlslab-browser-tmp-", SHORT_TMP)
+                stack.callback(shutil.rmtree, self._tmp, True)
+            else:
+                self._tmp.mkdir(mode=0o700)
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tlslab-browser")
             stack.callback(self._worker.shutdown)
             stack.callback(self._call, self._stop_all)
@@ -234,7 +294,9 @@ class BrowserProbe(ProbeBase):
 
     def _start_playwright(self) -> None:
         from playwright.sync_api import sync_playwright
-        self._playwright = sync_playwright().start()
+        _quiet_when_the_driver_dies()
+        with _environ(TMPDIR=str(self._tmp)):  # the driver's own temp dirs (launch profiles)
+            self._playwright = sync_playwright().start()
 
     def _stop_all(self) -> None:
         for browser in self._browsers.values():
@@ -251,11 +313,12 @@ class BrowserProbe(ProbeBase):
         browser = self._browsers.get(profile)
         if browser is None:
             assert self._root is not None
-            home = Path(tempfile.mkdtemp(prefix="home-", dir=self._root))
+            home = make_owned_dir("home-", self._root)
             make_nssdb(home, profile.trust, profile.client_pkcs12)
             env = {k: v for k, v in os.environ.items() if k not in ("http_proxy", "https_proxy", "HTTP_PROXY",
                                                                      "HTTPS_PROXY", "all_proxy", "ALL_PROXY")}
             env["HOME"] = str(home)
+            env["TMPDIR"] = str(self._tmp)  # Chromium's org.chromium.Chromium.* directories
             options: dict[str, Any] = {"executable_path": self.executable or chromium_path(), "headless": True,
                                        "args": profile.switches(), "env": env,
                                        "timeout": 30_000}  # a launch that hangs fails instead

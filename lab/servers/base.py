@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -28,6 +29,31 @@ def loopback(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
+def local_host(bind: str) -> str:
+    """The address a person on this machine uses for a server bound to `bind` (``::`` -> ``::1``)."""
+    return "::1" if bind == "::" else loopback(bind)
+
+
+def url_host(host: str) -> str:
+    """`host` as it is written in a URL: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
+def exposure(bind: str) -> str | None:
+    """Where a server bound to `bind` can be reached from beyond this machine; None for loopback only."""
+    if bind in ("", "0.0.0.0"):
+        return "every IPv4 interface of this machine"
+    if bind == "::":
+        return "every interface of this machine (IPv6 and IPv4)"
+    if bind == "localhost":
+        return None
+    try:
+        address = ipaddress.ip_address(bind)
+    except ValueError:
+        return f"whatever {bind} resolves to"
+    return None if address.is_loopback else f"{bind}, which is not a loopback address"
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """One listening server, as ``tlslab up --json`` reports it (a public interface: keep it stable)."""
@@ -43,7 +69,8 @@ class Endpoint:
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://{self.servername or self.host}:{self.port}/"
+        """What a client on this machine opens (a wildcard listen address is no URL host)."""
+        return f"{self.scheme}://{url_host(self.servername or local_host(self.host))}:{self.port}/"
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

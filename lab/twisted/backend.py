@@ -18,8 +18,9 @@ from OpenSSL import SSL
 from twisted.internet import protocol, task, threads
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IOpenSSLServerConnectionCreator
+from twisted.protocols.policies import ProtocolWrapper, TimeoutMixin, WrappingFactory
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from zope.interface import implementer
-from twisted.protocols.policies import TimeoutMixin
 
 from lab.contexts import server_context
 from lab.ocsp import Responder, ResponderPolicy, Stapler, run_responder
@@ -32,6 +33,8 @@ from lab.servers.base import (IDLE_TIMEOUT, LISTEN_BACKLOG, Deployment, DeployRe
 
 STAPLE_REFRESH = 3600.0  # seconds between staple refreshes while a deployment stays up (nginx: hourly)
 MAX_REQUEST = 16 * 1024
+LINGER = 2.0  # seconds a closing server keeps reading (and discarding) what the client still sends
+LINGER_MAX_BYTES = 1024 * 1024  # ... and at most this much of it
 
 
 class _HttpsResponder(protocol.Protocol, TimeoutMixin):
@@ -81,11 +84,62 @@ class _ConnectionCreator:
         return SSL.Connection(self._ctx, None)
 
 
+class _LingeringClose(ProtocolWrapper):
+    """Between TCP and TLS: a close sends FIN (after the fatal alert), then drains the client's bytes.
+
+    A server that rejects a handshake closes at once, often while the client is still writing
+    its flight (Certificate, CertificateVerify, Finished). A full close() then answers those
+    bytes with a TCP reset, and a client that writes before it reads (Java's JSSE, on a loaded
+    machine) fails with "Broken pipe" and never sees the alert. Like nginx's lingering_close,
+    shut the write side only and keep reading, discarding, until the client's EOF, LINGER
+    seconds or LINGER_MAX_BYTES, whichever comes first; then close.
+    """
+
+    def __init__(self, factory: Any, wrappedProtocol: Any) -> None:
+        super().__init__(factory, wrappedProtocol)
+        self._lingering = False
+        self._lost = False
+        self._drained = 0
+        self._timer: Any = None  # IDelayedCall
+
+    def loseConnection(self) -> None:
+        transport: Any = self.transport
+        if self._lingering or self._lost or not transport.connected:
+            return  # already closing, or closed (the TLS layer calls this from connectionLost too)
+        self._lingering = True
+        self.disconnecting = 1
+        self._timer = lab_reactor.reactor().callLater(LINGER, transport.abortConnection)
+        transport.loseWriteConnection()  # flush what is buffered (the alert), then shutdown(SHUT_WR)
+
+    def dataReceived(self, data: bytes) -> None:
+        if not self._lingering:
+            super().dataReceived(data)
+            return
+        self._drained += len(data)
+        if self._drained > LINGER_MAX_BYTES:
+            transport: Any = self.transport
+            transport.abortConnection()
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self._lost = True
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        super().connectionLost(reason)
+
+
+class _LingeringFactory(WrappingFactory):
+    protocol = _LingeringClose
+
+
 def _listen_tls(request: DeployRequest, port: int, staple: Callable[[], bytes] | None = None) -> IListeningPort:
     ctx = server_context(request.server, request.pki, request.servername, staple)
     body = f"tlslab {request.scenario.id}: TLS handshake OK\n".encode()
-    return lab_reactor.reactor().listenSSL(  # type: ignore[no-any-return]
-        port, _ResponderFactory(body), _ConnectionCreator(ctx), backlog=LISTEN_BACKLOG, interface=request.bind
+    creator: Any = _ConnectionCreator(ctx)  # zope interfaces, which mypy cannot see
+    responder: Any = _ResponderFactory(body)
+    tls = TLSMemoryBIOFactory(creator, False, responder)
+    return lab_reactor.reactor().listenTCP(  # type: ignore[no-any-return]
+        port, _LingeringFactory(tls), backlog=LISTEN_BACKLOG, interface=request.bind
     )
 
 
