@@ -24,6 +24,8 @@ from rich.text import Text
 
 from lab import __version__
 from lab.commands.ocsp import ocsp_app
+from lab.commands.pcap import (CaptureOpt, capture_request, capture_session, capture_up, capture_up_note,
+                               captured_summary, print_failure_ladders)
 from lab.errors import EnvironmentError_, LabError, UserInputError
 from lab.harness import APP, Harness, Phase, RunReport, ScenarioResult, deployed
 from lab.paths import default_certs_dir
@@ -338,6 +340,7 @@ def run(
     as_json: JsonOpt = False,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Also write JUnit XML to this file.", show_default=False)] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every client's raw message.")] = False,
+    capture: CaptureOpt = None,
     scenarios: ScenariosOpt = None,
     certs: CertsOpt = None,
 ) -> None:
@@ -353,8 +356,11 @@ def run(
       tlslab run sni-required --client openssl,curl --json
 
       tlslab run expired-server-cert --direction southbound --junit report.xml
+
+      tlslab run sni-required --capture out/
     """
-    with _errors():
+    # -v: record anyway (a temporary directory) so a failure can show its ladder
+    with _errors(), capture_session(capture, temporary=verbose and not as_json) as session:
         if all_ and scenario_ids:
             raise UserInputError("give scenario ids or --all, not both")
         if not all_ and not scenario_ids:
@@ -364,17 +370,22 @@ def run(
         if resolution and len(selected) != 1:
             raise UserInputError("--resolution needs exactly one scenario")
         probes = make_probes(parse_clients(client))
-        harness = Harness(make_backend(backend, image), probes, _pki(certs, quiet=as_json), _Progress(not as_json))
+        harness = Harness(make_backend(backend, image), probes, _pki(certs, quiet=as_json), _Progress(not as_json),
+                          capture=session)
         if os.environ.get("CI") == "true" and harness.unavailable:
             raise EnvironmentError_("under CI=true every selected client must run: " + "; ".join(
                 f"{k}: {v}" for k, v in harness.unavailable.items()))
         report = harness.run(selected, _direction(direction), resolution)
+    if capture is not None and session is not None and not as_json:
+        err.print(captured_summary(session))
     if junit:
         junit.write_text(report_junit(report))
     if as_json:
         out.print_json(json.dumps(report_json(report)))
     else:
         _print_report(report, verbose)
+        if verbose:
+            print_failure_ladders(out, report, session)
     raise typer.Exit(0 if report.passed else 1)
 
 
@@ -400,6 +411,7 @@ def up(
     port: Annotated[int, typer.Option("--port", "-p", help="Port of the front endpoint (0: a free one).")] = 0,
     bind: Annotated[str, typer.Option("--bind", help="Address to listen on. The lab's servers are for this machine only; change it only if you mean to expose them.")] = "127.0.0.1",
     as_json: JsonOpt = False,
+    capture: CaptureOpt = None,
     scenarios: ScenariosOpt = None,
     certs: CertsOpt = None,
 ) -> None:
@@ -414,6 +426,8 @@ def up(
       tlslab up expired-server-cert
 
       tlslab up protocol-mismatch --resolution upgrade-backend-tls12 --json
+
+      tlslab up expired-server-cert --capture out/
     """
     with _errors():
         scenario = _catalog(scenarios).get(scenario_id)
@@ -426,7 +440,10 @@ def up(
         server, client = scenario.specs(res)
         request = DeployRequest(scenario, server, client, chosen, _pki(certs, quiet=as_json), bind=bind, port=port)
         try:
-            with deployed(make_backend(backend, image), request) as deployment, recorded_up({"scenario": scenario.id}):
+            with capture_session(capture) as session, \
+                    deployed(make_backend(backend, image), capture_request(request, session)) as deployment, \
+                    capture_up(session, deployment, scenario.id, res.name if res else "fault") as deployment, \
+                    recorded_up({"scenario": scenario.id}):
                 line = {"scenario": scenario.id, "resolution": res.name if res else None, "direction": chosen.value,
                         "backend": backend, "pid": os.getpid(),
                         "endpoints": [e.as_json() for e in deployment.endpoints]}
@@ -435,6 +452,8 @@ def up(
                     sys.stdout.flush()
                 else:
                     _print_up(scenario, res.name if res else None, chosen, deployment, request)
+                    if session is not None:
+                        out.print(capture_up_note(session))
                 threading.Event().wait()
         except KeyboardInterrupt:
             if not as_json:
@@ -524,6 +543,12 @@ app.add_typer(export_app, name="export")
 from lab.commands.matrix import matrix as _matrix  # noqa: E402 - docs/symptoms.md and docs/symptoms.json
 
 app.command("matrix")(_matrix)
+
+# ------------------------------------------------------------------- captures: a capture read back, the ladder
+from lab.commands.pcap import ladder as _ladder, pcap as _pcap  # noqa: E402
+
+app.command("pcap")(_pcap)
+app.command("ladder")(_ladder)
 
 
 @app.callback(invoke_without_command=True)

@@ -13,16 +13,19 @@ import http.client
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Protocol
 
 from lab.errors import LabError, UserInputError
 from lab.pki import Pki
-from lab.probes.base import ClientFiles, Outcome, Probe
+from lab.probes.base import ClientFiles, Outcome, Probe, Target
 from lab.scenario import GATEWAY, Direction, Resolution, Scenario
 from lab.servers.base import Backend, Deployment, DeployRequest, Endpoint, loopback
 from lab.specs import ClientSpec, spec_diff
 from lab.symptoms import OK, Kind, Symptom, normalise
+
+if TYPE_CHECKING:
+    from lab.capture.relay import CaptureSession
 
 APP = "app"  # the southbound observation: the application's request through the gateway
 
@@ -166,8 +169,9 @@ class Harness:
     """Runs scenarios on one backend with a set of probes (entered once for the whole run)."""
 
     def __init__(self, backend: Backend, probes: Sequence[Probe], pki: Pki,
-                 observer: Observer | None = None) -> None:
+                 observer: Observer | None = None, capture: CaptureSession | None = None) -> None:
         self.backend = backend
+        self.capture = capture  # --capture: each probe reaches the server through a recording relay
         self.probes = list(probes)
         self.pki = pki
         self.observer = observer or NullObserver()
@@ -220,21 +224,25 @@ class Harness:
             for diff in spec_diff(before, after)
         )
         request = DeployRequest(scenario, server, client, direction, self.pki)
+        if self.capture is not None:
+            request = replace(request, keylog=self.capture.keylog.server_callback)
         files = ClientFiles.for_spec(client, self.pki)
+        label = f"fix-{resolution.name}" if resolution else "fault"
         with self.backend.deploy(request) as deployment:
-            checks = self._probe_all(scenario, deployment, client, files, resolution is None, direction)
+            checks = self._probe_all(scenario, deployment, client, files, resolution is None, direction, label)
         return Phase(resolution.name if resolution else None,
                      resolution.summary if resolution else scenario.fault, changes, checks,
                      (OK,) if resolution else scenario.expect.default, deployment.config_text)
 
     def _probe_all(self, scenario: Scenario, deployment: Deployment, client_spec: ClientSpec, files: ClientFiles,
-                   fault: bool, direction: Direction | None = None) -> tuple[Check, ...]:
+                   fault: bool, direction: Direction | None = None, label: str = "") -> tuple[Check, ...]:
         backend = self.backend.name
         not_applicable = {p.name: why for p in self.probes if p.name not in self.unavailable
                           and (why := _not_applicable(p, client_spec, scenario, fault))}
         runnable = [p for p in self.probes if p.name not in self.unavailable and p.name not in not_applicable]
-        with ThreadPoolExecutor(max_workers=len(runnable) + 1) as pool:
-            futures = {p.name: pool.submit(p.run, deployment.tls_target, client_spec, files) for p in runnable}
+        with contextlib.ExitStack() as relays, ThreadPoolExecutor(max_workers=len(runnable) + 1) as pool:
+            targets = {p.name: self._target(relays, deployment, scenario, label, p.name) for p in runnable}
+            futures = {p.name: pool.submit(p.run, targets[p.name], client_spec, files) for p in runnable}
             if deployment.gateway is not None and not deployment.gateway_not_applicable:
                 futures[APP] = pool.submit(app_request, deployment.gateway, deployment, client_spec.timeout)
             outcomes = {name: f.result() for name, f in futures.items()}
@@ -254,6 +262,15 @@ class Harness:
             checks.append(Check(APP, expected, None, False, f"not applicable: {why}", not_applicable=why) if why
                           else _judge(APP, outcomes[APP], expected))
         return tuple(checks)
+
+    def _target(self, stack: contextlib.ExitStack, deployment: Deployment, scenario: Scenario, label: str,
+                client: str) -> Target:
+        """Where `client` connects: the server itself, or (capturing) a relay of its own in front of it."""
+        target = deployment.tls_target
+        if self.capture is None:
+            return target
+        relay = stack.enter_context(self.capture.relay((target.host, target.port), scenario.id, label, client))
+        return replace(target, host="127.0.0.1", port=relay.port)
 
 
 @contextlib.contextmanager

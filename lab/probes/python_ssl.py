@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import time
@@ -37,6 +38,8 @@ def ssl_context(spec: ClientSpec, files: ClientFiles) -> ssl.SSLContext:
     ciphers = effective_ciphers(spec.ciphers, spec.min_protocol)
     if ciphers:
         ctx.set_ciphers(ciphers)
+    if os.environ.get("SSLKEYLOGFILE"):  # as ssl.create_default_context does; captures read it
+        ctx.keylog_filename = os.environ["SSLKEYLOGFILE"]
     if files.cert_file and files.key_file:
         ctx.load_cert_chain(str(files.cert_file), str(files.key_file))
     return ctx

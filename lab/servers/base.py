@@ -77,6 +77,8 @@ class DeployRequest:
     pki: Pki
     bind: str = "127.0.0.1"
     port: int = 0  # the front endpoint's port; 0 picks a free one
+    # Captures: a lab server that holds the keys logs them here (pyOpenSSL's keylog callback signature).
+    keylog: Callable[[Any, bytes], None] | None = None
 
     @property
     def servername(self) -> str:

@@ -82,7 +82,7 @@ class _ConnectionCreator:
 
 
 def _listen_tls(request: DeployRequest, port: int, staple: Callable[[], bytes] | None = None) -> IListeningPort:
-    ctx = server_context(request.server, request.pki, request.servername, staple)
+    ctx = server_context(request.server, request.pki, request.servername, staple, request.keylog)
     body = f"tlslab {request.scenario.id}: TLS handshake OK\n".encode()
     return lab_reactor.reactor().listenSSL(  # type: ignore[no-any-return]
         port, _ResponderFactory(body), _ConnectionCreator(ctx), interface=request.bind
