@@ -15,7 +15,7 @@ from lab.capture.handshake import Handshake, symptoms
 from lab.capture.tls import suite_name, version_name
 
 WIDTH = 80
-_INDENT = " " * 10
+_INDENT = " " * 9  # under the text: "#12 C->S " is nine columns
 
 
 def ladder_lines(h: Handshake, width: int = WIDTH) -> list[str]:
@@ -23,15 +23,15 @@ def ladder_lines(h: Handshake, width: int = WIDTH) -> list[str]:
     when = datetime.fromtimestamp(h.time, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     lines = [f"{h.client[0]}:{h.client[1]} -> {h.server[0]}:{h.server[1]}  {when}"]
     if h.refused:
-        lines.append(f"{'#1':4}{'S->C':6}TCP reset: connection refused")
+        lines.append(" #1 S->C TCP reset: connection refused")
     for m in h.messages:
-        head = f"{'#' + str(m.number):4}{'C->S' if m.from_client else 'S->C':6}"
+        head = f"{'#' + str(m.number):>3} {'C->S' if m.from_client else 'S->C'} "
         lines += textwrap.wrap(m.text, width, initial_indent=head, subsequent_indent=_INDENT) or [head]
         for d in m.detail:
             lines += textwrap.wrap(d, width, initial_indent=_INDENT + "  ", subsequent_indent=_INDENT + "      ")
     if not h.messages and not h.refused:
         lines.append(_INDENT + "no TLS records")
-    lines.append(f"{'':4}{'':6}[connection ended: {h.ended_by}]")
+    lines.append(f"{_INDENT}[connection ended: {h.ended_by}]")
     for note in h.notes:
         lines += textwrap.wrap("note: " + note, width, initial_indent=_INDENT, subsequent_indent=_INDENT + "      ")
     if h.failed:
