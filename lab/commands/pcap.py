@@ -13,6 +13,7 @@ import atexit
 import contextlib
 import json
 import shutil
+import sys
 import tempfile
 import textwrap
 from collections.abc import Iterator
@@ -165,8 +166,9 @@ def pcap(
             if h.failed:
                 item["candidates"] = explain_handshake(h, catalog)[0]
             items.append(item)
-        out.print_json(json.dumps({"file": str(file), "handshakes": len(handshakes), "failed": len(failed),
-                                   "shown": items}))
+        # Plain json, not rich's print_json: a large capture's JSON runs to megabytes.
+        sys.stdout.write(json.dumps({"file": str(file), "handshakes": len(handshakes), "failed": len(failed),
+                                     "shown": items}, indent=2) + "\n")
         raise typer.Exit(1 if failed else 0)
     out.print(f"{file}: {len(handshakes)} TLS handshake(s), {len(failed)} failed")
     for h in shown:
