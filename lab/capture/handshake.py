@@ -121,11 +121,12 @@ def _ocsp_symptoms(h: Handshake) -> tuple[Symptom, ...]:
     status = h.ocsp.status
     if status in ("revoked", "unknown"):
         return (Symptom(Kind.REVOCATION, status),)
-    when = datetime.fromtimestamp(h.time, timezone.utc)
-    if h.ocsp.next_update and h.ocsp.next_update < when:
-        return (Symptom(Kind.REVOCATION, "expired-response"),)
-    if h.ocsp.this_update and h.ocsp.this_update > when:
-        return (Symptom(Kind.REVOCATION, "not-yet-valid-response"),)
+    when = datetime.fromtimestamp(h.time, timezone.utc) if h.time else None
+    if when is not None:  # (an unknown capture clock allows no time-based judgement)
+        if h.ocsp.next_update and h.ocsp.next_update < when:
+            return (Symptom(Kind.REVOCATION, "expired-response"),)
+        if h.ocsp.this_update and h.ocsp.this_update > when:
+            return (Symptom(Kind.REVOCATION, "not-yet-valid-response"),)
     if status not in ("good",):
         return (Symptom(Kind.REVOCATION, "malformed" if status == "malformed" else "responder-error"),)
     return ()
@@ -135,11 +136,11 @@ def _chain_symptoms(h: Handshake) -> tuple[Symptom, ...]:
     """What is visibly wrong with the served chain at capture time (expiry, name, completeness)."""
     if not h.certificates or h.certificates[0].error:
         return ()
-    leaf, when = h.certificates[0], datetime.fromtimestamp(h.time, timezone.utc)
+    leaf, when = h.certificates[0], datetime.fromtimestamp(h.time, timezone.utc) if h.time else None
     out: list[Symptom] = []
-    if leaf.not_after and leaf.not_after < when:
+    if when and leaf.not_after and leaf.not_after < when:
         out.append(Symptom(Kind.VERIFY, "expired"))
-    if leaf.not_before and leaf.not_before > when:
+    if when and leaf.not_before and leaf.not_before > when:
         out.append(Symptom(Kind.VERIFY, "not-yet-valid"))
     name = h.client_hello.server_name if h.client_hello else None
     if name and leaf.dns_names and not any(_matches(p, name) for p in leaf.dns_names):

@@ -30,6 +30,7 @@ LINKTYPE_LINUX_SLL2 = 276
 SECRETS_TLS_KEYLOG = 0x544C534B  # "TLSK": pcapng Decryption Secrets Block, NSS key log format
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+MAX_TIME = 253402300799.0  # 9999-12-31: the last second datetime can show
 MAX_SEGMENT = 32768  # loopback's MTU is 64 KiB; stay well inside an IPv4 datagram
 
 
@@ -161,6 +162,8 @@ def read_packets(path: Path) -> Capture:
     else:
         raise _bad(path, "not a pcap or pcapng file (unknown magic number)")
     for number, (ts, linktype, frame) in enumerate(frames, 1):
+        if not 0 <= ts < MAX_TIME:
+            ts = 0.0  # a damaged timestamp: unknown, rather than a date no calendar holds
         packet = _decode(number, ts, linktype, frame)
         if packet is not None:
             capture.packets.append(packet)
