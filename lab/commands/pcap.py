@@ -242,7 +242,8 @@ def ladder(
                                    "direction": result.direction.value, "passed": report.passed,
                                    "error": result.error, "phases": ladder_json_safe(phases)}))
         raise typer.Exit(0 if report.passed else 1)
-    out.print(f"{scenario.id}: {scenario.title}")
+    for line in textwrap.wrap(f"{scenario.id}: {scenario.title}", 80, subsequent_indent="  "):
+        out.print(line)
     out.print(f"backend {report.backend}, client {names[0]}, {result.direction.value}"
               + (f"; captures in {directory}/" if capture else ""))
     if result.error:
