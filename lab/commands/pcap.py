@@ -151,7 +151,7 @@ def pcap(
     """
     with lab_errors():
         if not file.is_file():
-            raise UserInputError(f"{file}: no such file; give a pcap or pcapng capture")
+            raise UserInputError(f"{file}: " + ("is a directory" if file.is_dir() else "no such file") + "; give a pcap or pcapng capture file")
         handshakes = read_capture(file, keylog)
         catalog = None
         if _explainer() is not None:
@@ -176,9 +176,12 @@ def pcap(
         for line in ladder_lines(h):
             out.print(line)
         if h.failed:
-            names, _ = explain_handshake(h, catalog)
+            names, explanation = explain_handshake(h, catalog)
             if names:
                 out.print("   candidates: " + ", ".join(names) + "  (tlslab show ID)")
+            tell = getattr(explanation, "tell_apart", None)
+            for line in ([tell] if isinstance(tell, str) else list(tell or ()))[:3]:
+                out.print(f"   tell apart: {line}")
     if not handshakes:
         err.print("no TLS handshake found (is the capture filtered to another port, or not TLS?)")
     raise typer.Exit(1 if failed else 0)
