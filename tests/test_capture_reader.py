@@ -57,3 +57,32 @@ def test_not_a_capture_is_a_user_input_error_naming_the_file(tmp_path: Path, con
     path.write_bytes(content)
     with pytest.raises(UserInputError, match="x.bin"):
         read_capture(path)
+
+
+def test_failed_handshakes_feed_explain_when_it_is_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wiring only (lab.explain is another package): the client's symptom goes in, candidates come out."""
+    import sys
+    import types
+
+    from lab.capture import failed_handshakes
+    from lab.commands.pcap import explain_handshake
+    from lab.symptoms import Kind, Symptom
+
+    seen: list[object] = []
+
+    class Candidate:
+        def __init__(self, scenario_id: str) -> None:
+            self.scenario_id = scenario_id
+
+    def explain_symptoms(symptoms, catalog, *, client_family=None):  # type: ignore[no-untyped-def]
+        seen.append((list(symptoms), client_family))
+        return types.SimpleNamespace(candidates=[Candidate("sni-required")], tell_apart=[])
+
+    fake = types.ModuleType("lab.explain")
+    fake.explain_symptoms = explain_symptoms  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "lab.explain", fake)
+    path = _capture(tmp_path, [(True, HELLO), (False, bytes.fromhex("15030300020228"))])
+    ((h, symptoms),) = failed_handshakes(read_capture(path))
+    assert symptoms == (Symptom(Kind.ALERT, "handshake_failure"),)
+    names, _ = explain_handshake(h, catalog=object())
+    assert names == ["sni-required"] and seen == [([Symptom(Kind.ALERT, "handshake_failure")], None)]
