@@ -44,6 +44,9 @@ class Handshake:
     decrypted: bool = False  # TLS 1.3 records were decrypted with a key log
     encrypted_unread: bool = False  # TLS 1.3 records we could not read (no key log)
     notes: tuple[str, ...] = ()
+    # TLS 1.3 without a key log: the client's only protected record was alert-sized (an encrypted
+    # alert is 2 bytes + type + 16-byte tag = 19; its Finished is at least 49).
+    client_alert_sized: bool = False
 
     @property
     def failed(self) -> bool:
@@ -65,6 +68,11 @@ class Handshake:
             return f"the {'client' if alert.from_client else 'server'} sent a fatal {alert.description} alert"
         if self.refused:
             return "the server refused the TCP connection"
+        if self.client_alert_sized:
+            return ("inferred: TLS 1.3 without a key log; the client answered the server's encrypted flight "
+                    "with one alert-sized record (give --keylog to read it)")
+        if self.encrypted_unread:
+            return f"TLS 1.3 without a key log: the chain and any alert are unreadable ({self.ended_by})"
         return f"no readable alert; inferred from how the connection ended ({self.ended_by})"
 
 
@@ -106,8 +114,12 @@ def symptoms(h: Handshake) -> tuple[Symptom, ...]:
             return (Symptom(Kind.CLOSED),)
         return (Symptom(Kind.TIMEOUT),) if h.ended_by.startswith("client") or h.ended_by == "open" else (
             Symptom(Kind.CLOSED),)
+    if h.client_alert_sized:
+        return (Symptom(Kind.VERIFY, "failed"),)
     if h.ended_by.startswith("server"):
         return (Symptom(Kind.CLOSED),)
+    if h.encrypted_unread:
+        return (UNCLASSIFIED,)  # neither the chain nor the staple is readable: nothing to infer from
     # The client walked away after the server's hello without an alert: its own check failed.
     inferred = _ocsp_symptoms(h) + _chain_symptoms(h)
     return inferred or (Symptom(Kind.CLOSED),)
@@ -202,12 +214,15 @@ def handshake_of(stream: Stream, keylog: dict[bytes, dict[str, bytes]]) -> Hands
     if stream.to_server.gap or stream.to_client.gap:
         notes.append("bytes missing from the capture (a gap in the TCP stream)")
     unread = tls13 and not s.decrypted and s.server_hello is not None
+    sizes = s.protected_sizes[True]
+    alert_sized = unread and len(sizes) == 1 and sizes[0] < 40
     if unread:
         notes.append("TLS 1.3 handshake encrypted and no key log for it: chain and late alerts unreadable")
     return Handshake(stream.client, stream.server, stream.first.time, tuple(s.messages), s.client_hello,
                      s.server_hello, s.certificates, s.ocsp, tuple(s.alerts), completed, answered,
                      _ending(stream, s.close_notify),
-                     decrypted=s.decrypted, encrypted_unread=unread, notes=tuple(notes))
+                     decrypted=s.decrypted, encrypted_unread=unread, notes=tuple(notes),
+                     client_alert_sized=alert_sized)
 
 
 def read_capture(path: str | Path, keylog: str | Path | None = None) -> tuple[Handshake, ...]:

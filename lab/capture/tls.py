@@ -219,6 +219,7 @@ class _State:
     decrypted: bool = False
     not_tls: bool = False
     close_notify: dict[bool, int] = field(default_factory=dict)  # side -> frame of its first close_notify
+    protected_sizes: dict[bool, list[int]] = field(default_factory=lambda: {True: [], False: []})  # unread records
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -438,6 +439,7 @@ class Dissector:
         dec = self.decrypters.get(side)
         opened = dec.open(rec.header, rec.fragment) if dec else None
         if opened is None:
+            s.protected_sizes[side].append(len(rec.fragment))
             if self.tls13 and not (s.finished[side] or s.app_records[side]):
                 s.encrypted_records[side] += 1
             s.app_records[side] += 1

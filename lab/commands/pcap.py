@@ -170,7 +170,8 @@ def pcap(
         sys.stdout.write(json.dumps({"file": str(file), "handshakes": len(handshakes), "failed": len(failed),
                                      "shown": items}, indent=2) + "\n")
         raise typer.Exit(1 if failed else 0)
-    out.print(f"{file}: {len(handshakes)} TLS handshake(s), {len(failed)} failed")
+    summary = f"{len(handshakes)} TLS handshake(s), {len(failed)} failed"
+    out.print(f"{file}: {summary}" if len(f"{file}: {summary}") <= 80 else f"{file}:\n  {summary}")
     for h in shown:
         out.print("")
         for line in ladder_lines(h):
