@@ -441,7 +441,8 @@ def up(
         request = DeployRequest(scenario, server, client, chosen, _pki(certs, quiet=as_json), bind=bind, port=port)
         try:
             with capture_session(capture) as session, \
-                    deployed(make_backend(backend, image), capture_request(request, session)) as deployment, \
+                    deployed(make_backend(backend, image),
+                             capture_request(request, session, res.name if res else "fault")) as deployment, \
                     capture_up(session, deployment, scenario.id, res.name if res else "fault") as deployment, \
                     recorded_up({"scenario": scenario.id}):
                 line = {"scenario": scenario.id, "resolution": res.name if res else None, "direction": chosen.value,

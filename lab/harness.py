@@ -228,8 +228,11 @@ class Harness:
             request = replace(request, keylog=self.capture.keylog.server_callback)
         files = ClientFiles.for_spec(client, self.pki)
         label = f"fix-{resolution.name}" if resolution else "fault"
-        with self.backend.deploy(request) as deployment:
-            checks = self._probe_all(scenario, deployment, client, files, resolution is None, direction, label)
+        with contextlib.ExitStack() as relays:
+            if self.capture is not None and direction is Direction.SOUTHBOUND:
+                request = replace(request, gateway_upstream=lambda t: self._relay(relays, t, scenario, label, GATEWAY))
+            with self.backend.deploy(request) as deployment:
+                checks = self._probe_all(scenario, deployment, client, files, resolution is None, direction, label)
         return Phase(resolution.name if resolution else None,
                      resolution.summary if resolution else scenario.fault, changes, checks,
                      (OK,) if resolution else scenario.expect.default, deployment.config_text)
@@ -266,9 +269,13 @@ class Harness:
     def _target(self, stack: contextlib.ExitStack, deployment: Deployment, scenario: Scenario, label: str,
                 client: str) -> Target:
         """Where `client` connects: the server itself, or (capturing) a relay of its own in front of it."""
-        target = deployment.tls_target
         if self.capture is None:
-            return target
+            return deployment.tls_target
+        return self._relay(stack, deployment.tls_target, scenario, label, client)
+
+    def _relay(self, stack: contextlib.ExitStack, target: Target, scenario: Scenario, label: str,
+               client: str) -> Target:
+        assert self.capture is not None
         relay = stack.enter_context(self.capture.relay((target.host, target.port), scenario.id, label, client))
         return replace(target, host="127.0.0.1", port=relay.port)
 

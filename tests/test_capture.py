@@ -79,7 +79,7 @@ def capture(directory: Path, scenario: str, phase: str, client: str) -> Path:
 
 
 # ------------------------------------------------------------------ sni-required
-@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("client", [*CLIENTS, "gateway"])  # gateway: the Message Processor's own connection
 def test_sni_required_client_hello_without_server_name_and_handshake_failure(twisted: tuple[Path, RunReport],
                                                                              client: str) -> None:
     directory, _ = twisted
@@ -223,3 +223,18 @@ def test_nginx_captures_show_the_documented_messages(nginx_backend: object, pki:
         certs = tshark_fields(capture(tmp_path, "incomplete-chain", "fix-upload-complete-chain", client),
                               "tls.handshake.type==11", "tls.handshake.certificate_length")
         assert len(certs[0][0].split(",")) == 2, (client, certs)
+
+
+@pytest.mark.slow
+def test_nginx_gateway_capture_shows_its_client_hello(nginx_backend: object, pki: Pki, catalog: Catalog,
+                                                      tmp_path: Path) -> None:
+    """Southbound on nginx the gateway is nginx itself: its upstream handshake is recorded too."""
+    require_tool("tshark")
+    report = run_captured(nginx_backend, pki, catalog, ["sni-required"], tmp_path)
+    assert report.passed
+    fault = capture(tmp_path, "sni-required", "fault", "gateway")
+    text = tshark_text(fault)
+    assert "Handshake Type: Client Hello" in text and "Extension: server_name" not in text
+    assert "Alert (Level: Fatal, Description: Handshake Failure)" in text
+    fixed = tshark_text(capture(tmp_path, "sni-required", "fix-gateway-enable-sni", "gateway"))
+    assert "Server Name: api.lab.test" in fixed and "Handshake Failure" not in fixed

@@ -25,11 +25,12 @@ def test_run_capture_writes_one_pcapng_per_phase_and_client(cli_env: dict[str, s
     result = tlslab(cli_env, "run", "sni-required", "--client", "openssl,pyopenssl", "--capture", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     names = sorted(p.name for p in tmp_path.glob("*.pcapng"))
-    assert names == ["sni-required-fault-openssl.pcapng", "sni-required-fault-pyopenssl.pcapng",
+    assert names == ["sni-required-fault-gateway.pcapng", "sni-required-fault-openssl.pcapng",
+                     "sni-required-fault-pyopenssl.pcapng", "sni-required-fix-gateway-enable-sni-gateway.pcapng",
                      "sni-required-fix-gateway-enable-sni-openssl.pcapng",
                      "sni-required-fix-gateway-enable-sni-pyopenssl.pcapng"]
     assert (tmp_path / "sni-required-fix-gateway-enable-sni-openssl.keys").read_text().count("TRAFFIC_SECRET") >= 4
-    assert "captures: 4 pcapng file(s)" in result.stderr
+    assert "captures: 6 pcapng file(s)" in result.stderr
 
 
 def test_up_capture_records_every_connection(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -66,14 +67,16 @@ def test_ladder_json_numbers_the_messages(cli_env: dict[str, str]) -> None:
     assert fix["handshakes"][0]["client_hello"]["server_name"] == "api.lab.test"
     assert not fix["handshakes"][0]["failed"]
 
-    text = tlslab(cli_env, "ladder", "sni-required")
-    assert " #2 S->C Alert fatal handshake_failure" in text.stdout
+    assert data["client"] == "gateway"  # southbound: the gateway's own handshake, as the document captured it
+    text = tlslab(cli_env, "ladder", "sni-required", "--client", "openssl")
+    assert " #2 S->C Alert fatal handshake_failure" in text.stdout and "openssl: pass" in text.stdout
     assert all(len(line) <= 80 for line in text.stdout.splitlines()), text.stdout
 
 
-def test_ladder_rejects_two_clients(cli_env: dict[str, str]) -> None:
-    result = tlslab(cli_env, "ladder", "sni-required", "--client", "openssl,curl")
-    assert result.returncode == 2 and "--client" in result.stderr and "Traceback" not in result.stderr
+def test_ladder_rejects_two_clients_and_a_northbound_gateway(cli_env: dict[str, str]) -> None:
+    for args in (["sni-required", "--client", "openssl,curl"], ["expired-server-cert", "--client", "gateway"]):
+        result = tlslab(cli_env, "ladder", *args)
+        assert result.returncode == 2 and "--client" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_run_verbose_shows_the_ladder_of_a_failed_check(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -85,3 +88,27 @@ def test_run_verbose_shows_the_ladder_of_a_failed_check(cli_env: dict[str, str],
     assert result.returncode == 1
     assert "ladder: sni-required / fault / openssl" in result.stdout
     assert "ClientHello" in result.stdout and "server_name api.lab.test" in result.stdout
+
+
+def test_up_capture_southbound_records_the_gateways_upstream(cli_env: dict[str, str], tmp_path: Path) -> None:
+    import urllib.error
+    import urllib.request
+
+    proc = subprocess.Popen([*TLSLAB, "up", "sni-required", "--capture", str(tmp_path), "--json"], env=cli_env,
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = json.loads(proc.stdout.readline())
+        gateway = next(e for e in line["endpoints"] if e["role"] == "gateway")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{gateway['port']}/", timeout=15)
+            status = 200
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        assert status == 503  # the app's view, as the document reports it
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    (h,) = read_capture(tmp_path / "sni-required-fault-gateway-up.pcapng")
+    assert h.client_hello is not None and h.client_hello.server_name is None
+    assert symptoms(h) == (Symptom(Kind.ALERT, "handshake_failure"),)

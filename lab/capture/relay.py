@@ -273,6 +273,7 @@ class CaptureSession:
         self.keylog = KeyLog(directory / "client-keys.log")
         self._saved: str | None = None
         self.files: list[Path] = []
+        self._stack = contextlib.ExitStack()  # relays the session itself owns (``up``: the gateway's upstream)
 
     def __enter__(self) -> "CaptureSession":
         try:
@@ -291,6 +292,7 @@ class CaptureSession:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        self._stack.close()
         if self._saved is None:
             os.environ.pop("SSLKEYLOGFILE", None)
         else:
@@ -301,6 +303,14 @@ class CaptureSession:
         path.unlink(missing_ok=True)
         self.files.append(path)
         return Group(path, self.keylog)
+
+    def relay_for_session(self, target: Any, *names: str, idle: float = 300.0) -> Any:
+        """A relay in front of `target` that lives as long as the session; the target to use instead."""
+        from dataclasses import replace
+
+        relay = self._stack.enter_context(self.relay((target.host, target.port), *names))
+        relay.timeout, relay.drain = idle, 1.0
+        return replace(target, host="127.0.0.1", port=relay.port)
 
     @contextlib.contextmanager
     def relay(self, upstream: tuple[str, int], *names: str) -> Iterator[Relay]:

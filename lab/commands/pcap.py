@@ -55,10 +55,20 @@ def capture_session(directory: Path | None, temporary: bool = False) -> Iterator
         yield session
 
 
-def capture_request(request: DeployRequest, session: CaptureSession | None) -> DeployRequest:
-    """The deploy request with the server-side key log attached (Twisted servers log their keys)."""
+def capture_request(request: DeployRequest, session: CaptureSession | None, label: str = "fault") -> DeployRequest:
+    """The deploy request with the server-side key log attached (Twisted servers log their keys)
+    and, southbound, the gateway's upstream connection through a recording relay."""
     from dataclasses import replace
-    return request if session is None else replace(request, keylog=session.keylog.server_callback)
+
+    from lab.scenario import GATEWAY, Direction
+
+    if session is None:
+        return request
+    request = replace(request, keylog=session.keylog.server_callback)
+    if request.direction is Direction.SOUTHBOUND:
+        request = replace(request, gateway_upstream=lambda t: session.relay_for_session(
+            t, request.scenario.id, label, GATEWAY, "up"))
+    return request
 
 
 @contextlib.contextmanager
@@ -191,7 +201,7 @@ def pcap(
 # ------------------------------------------------------------------------- tlslab ladder
 def ladder(
     scenario_id: Annotated[str, typer.Argument(metavar="SCENARIO", help="A scenario id (see 'tlslab list').")],
-    client: Annotated[str, typer.Option("--client", "-c", help="The client whose handshakes are drawn.")] = "openssl",
+    client: Annotated[Optional[str], typer.Option("--client", "-c", help="The client whose handshakes are drawn: a probe, or 'gateway' (southbound: the gateway's own upstream handshake, as the document captured it). Default: gateway southbound, openssl northbound.", show_default=False)] = None,
     backend: Annotated[str, typer.Option("--backend", "-b", help="Where the servers run: twisted or nginx.")] = "twisted",
     direction: Annotated[Optional[str], typer.Option("--direction", "-d", help="northbound or southbound (default: the documented one).", show_default=False)] = None,
     resolution: Annotated[Optional[list[str]], typer.Option("--resolution", "-r", help="Only these resolutions (default: all).", show_default=False)] = None,
@@ -219,22 +229,26 @@ def ladder(
     from lab.paths import default_certs_dir
     from lab.pki import Pki
     from lab.probes import make_probes, parse_clients
-    from lab.scenario import Catalog, Direction
+    from lab.scenario import GATEWAY, Catalog, Direction
     from lab.servers import make_backend
 
     with lab_errors(), contextlib.ExitStack() as stack:
-        names = parse_clients(client)
-        if len(names) != 1:
-            raise UserInputError("--client: the ladder draws one client's handshakes; name exactly one")
         scenario = Catalog.load(scenarios).get(scenario_id)
         try:
             chosen = Direction.parse(direction) if direction else None
         except ValueError as exc:
             raise UserInputError(f"--direction: {exc}") from None
+        southbound = (chosen or scenario.direction) is Direction.SOUTHBOUND
+        client = client or (GATEWAY if southbound else "openssl")
+        if client == GATEWAY and not southbound:
+            raise UserInputError("--client gateway: there is a gateway only southbound (--direction southbound)")
+        names = [GATEWAY] if client == GATEWAY else parse_clients(client)
+        if len(names) != 1:
+            raise UserInputError("--client: the ladder draws one client's handshakes; name exactly one")
         directory = capture or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tlslab-ladder-")))
         session = stack.enter_context(CaptureSession(directory))
         pki = Pki.ensure(certs or default_certs_dir(), on_generate=lambda why: err.print(f"generating the lab PKI ({why}) …"))
-        probes = make_probes(names)
+        probes = [] if names == [GATEWAY] else make_probes(names)  # the gateway is always there southbound
         harness = Harness(make_backend(backend), probes, pki, capture=session)
         if harness.unavailable:
             raise UserInputError(f"--client: {names[0]} cannot run here: {harness.unavailable[names[0]]}")
@@ -267,15 +281,21 @@ def ladder(
 
 
 def _ladder_phases(report: Any, directory: Path, client: str) -> list[dict[str, Any]]:
+    from lab.harness import APP
+    from lab.scenario import GATEWAY
+
     phases = []
     result = report.results[0]
     for phase in result.phases:
         label = f"fix-{phase.resolution}" if phase.resolution else "fault"
         path = group_path(directory, result.scenario, label, client)
         handshakes = read_capture(path) if path.exists() else ()
-        check = next((c for c in phase.checks if c.client == client), None)
+        check = next((c for c in phase.checks if c.client == (APP if client == GATEWAY else client)), None)
+        outcome = check.outcome if check else None
+        seen = str(outcome.symptom) + (f", the gateway logged {outcome.upstream}" if outcome.upstream else "") \
+            if outcome else ""
         verdict = "n/a" if check is None else (
-            f"{check.status}: " + (check.not_applicable or (str(check.outcome.symptom) if check.outcome else check.note))
+            f"{check.status}: " + (check.not_applicable or seen or check.note)
             + (f" (expected {' or '.join(map(str, check.expected))})" if check.status == "fail" else ""))
         phases.append({"phase": label, "summary": phase.summary, "capture": str(path) if path.exists() else None,
                        "check": verdict, "handshakes": [handshake_json(h) for h in handshakes],

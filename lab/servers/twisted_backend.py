@@ -157,7 +157,8 @@ class TwistedBackend:
             lock = threading.Lock()
             from lab.servers.gateway import listen_gateway  # twisted.web: southbound only
 
-            gw_port = self._listen(lambda: listen_gateway(request, target, request.port, log, lock),
+            gw_target = request.gateway_upstream(target) if request.gateway_upstream else target
+            gw_port = self._listen(lambda: listen_gateway(request, gw_target, request.port, log, lock),
                                    request, request.port)
             ports.append(gw_port)
             gateway = Endpoint(role="gateway", host=request.bind, port=gw_port.getHost().port, scheme="http")
