@@ -2,7 +2,8 @@
 """Figures for captures (issue 11), measured with the real command, printed, never asserted.
 
   1. `tlslab run --all` with and without `--capture DIR` (four default probes, Twisted
-     backend, warm PKI cache), alternated; target: capturing adds <= 10 %.
+     backend, warm PKI cache), alternated; the best of each is compared (the machine is
+     shared; medians printed too); target: capturing adds <= 10 %.
   2. Reading a 10 MB capture: the lab records real handshakes (a failing and a working one
      per scenario phase), they are replicated with fresh client ports into one ~10 MB
      pcapng, then `read_capture` (in-process) and `tlslab pcap FILE --json` (the command,
@@ -76,7 +77,7 @@ def make_big_capture(env: dict[str, str], work: Path, size_mb: float) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--size", type=float, default=10.0, help="capture size in MB (default 10)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tlslab-bench-capture-") as tmp:
@@ -89,12 +90,14 @@ def main() -> None:
             plain.append(t)
             t, rc_cap = timed_run([*TLSLAB, "run", "--all", "--capture", str(work / f"cap{i}")], env)
             captured.append(t)
-        p, c = statistics.median(plain), statistics.median(captured)
+        # The machine is shared: the fastest of alternated runs is the least disturbed estimate of each.
+        p, c = min(plain), min(captured)
         files = len(list((work / "cap0").glob("*.pcapng")))
-        print(f"tlslab run --all             median {p:.2f} s  (runs: {', '.join(f'{x:.2f}' for x in plain)}; exit {rc_plain})")
-        print(f"tlslab run --all --capture   median {c:.2f} s  (runs: {', '.join(f'{x:.2f}' for x in captured)}; "
-              f"exit {rc_cap}; {files} pcapng files)")
-        print(f"capturing adds {100 * (c - p) / p:+.1f} %  (target <= +10 %)")
+        print(f"tlslab run --all             best {p:.2f} s, median {statistics.median(plain):.2f} s  "
+              f"(runs: {', '.join(f'{x:.2f}' for x in plain)}; exit {rc_plain})")
+        print(f"tlslab run --all --capture   best {c:.2f} s, median {statistics.median(captured):.2f} s  "
+              f"(runs: {', '.join(f'{x:.2f}' for x in captured)}; exit {rc_cap}; {files} pcapng files)")
+        print(f"capturing adds {100 * (c - p) / p:+.1f} % (best runs)  (target <= +10 %)")
 
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
         big = make_big_capture(env, work, args.size)

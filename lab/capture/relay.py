@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import re
 import selectors
 import socket
@@ -45,30 +46,34 @@ class KeyLog:
     """Key-log lines from every source the lab has: a server's callback, and clients' SSLKEYLOGFILE."""
 
     def __init__(self, client_file: Path | None = None) -> None:
-        self._lines: list[bytes] = []
+        self._by_random: dict[bytes, list[bytes]] = {}  # hex client random -> its lines, in order
         self._lock = threading.Lock()
+        self._read = 0  # how far the clients' file has been read
         self.client_file = client_file  # curl, Chromium, python-ssl append here (SSLKEYLOGFILE)
+
+    def _add(self, line: bytes) -> None:
+        parts = line.split()
+        if len(parts) == 3:
+            lines = self._by_random.setdefault(parts[1].lower(), [])
+            if line not in lines:
+                lines.append(line)
 
     def server_callback(self, conn: Any, line: bytes) -> None:
         """pyOpenSSL's ``set_keylog_callback`` signature."""
         with self._lock:
-            self._lines.append(bytes(line))
+            self._add(bytes(line))
 
     def lines_for(self, client_random: bytes) -> list[bytes]:
-        needle = client_random.hex().encode()
         with self._lock:
-            lines = list(self._lines)
-        if self.client_file and self.client_file.exists():
-            with contextlib.suppress(OSError):
-                lines += self.client_file.read_bytes().splitlines()
-        seen: set[bytes] = set()
-        out = []
-        for line in lines:
-            parts = line.split()
-            if len(parts) == 3 and parts[1].lower() == needle and line not in seen:
-                seen.add(line)
-                out.append(line)
-        return out
+            if self.client_file is not None:
+                with contextlib.suppress(OSError), open(self.client_file, "rb") as f:
+                    f.seek(self._read)
+                    data = f.read()
+                    whole = data.rfind(b"\n") + 1  # a client may be mid-line: keep that for later
+                    self._read += whole
+                    for line in data[:whole].splitlines():
+                        self._add(line)
+            return list(self._by_random.get(client_random.hex().encode(), ()))
 
 
 @dataclass(frozen=True)
@@ -90,13 +95,21 @@ def client_random(chunks: tuple[Chunk, ...]) -> bytes | None:
 class Group:
     """One pcapng file (and its ``.keys`` key log); connections are appended as they end."""
 
-    def __init__(self, path: Path, keylog: KeyLog) -> None:
+    def __init__(self, path: Path, keylog: KeyLog, writer: "Writer | None" = None) -> None:
         self.path = path
         self.keylog = keylog
         self.connections = 0
         self._lock = threading.Lock()
+        self._writer = writer
 
     def add(self, conn: Connection) -> None:
+        """Record a finished connection: now, or queued to the session's writer (off the probe's path)."""
+        if self._writer is not None:
+            self._writer.put(self, conn)
+        else:
+            self.write(conn)
+
+    def write(self, conn: Connection) -> None:
         random = client_random(conn.chunks)
         keys = self.keylog.lines_for(random) if random else []
         blocks = [pcapfile.secrets_block(b"\n".join(keys) + b"\n")] if keys else []
@@ -113,6 +126,37 @@ class Group:
             elif new:
                 self.path.with_suffix(".keys").unlink(missing_ok=True)
             self.connections += 1
+
+
+class Writer:
+    """One thread that writes finished connections, so a phase never waits on the disk."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[Group, Connection] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="tlslab-capture-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, group: Group, conn: Connection) -> None:
+        self._queue.put((group, conn))
+
+    def flush(self) -> None:
+        """Wait until everything queued so far is on disk."""
+        self._queue.join()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                with contextlib.suppress(OSError):  # a full disk loses a capture, never the run
+                    item[0].write(item[1])
+            finally:
+                self._queue.task_done()
 
 
 def _private(path: Path, truncate: bool) -> Any:
@@ -274,6 +318,7 @@ class CaptureSession:
         self._saved: str | None = None
         self.files: list[Path] = []
         self._stack = contextlib.ExitStack()  # relays the session itself owns (``up``: the gateway's upstream)
+        self._writer: Writer | None = None
 
     def __enter__(self) -> "CaptureSession":
         try:
@@ -288,11 +333,20 @@ class CaptureSession:
             pass  # created owner-only before any client appends to it
         self._saved = os.environ.get("SSLKEYLOGFILE")
         os.environ["SSLKEYLOGFILE"] = str(self.keylog.client_file)
+        self._writer = Writer()
         return self
+
+    def flush(self) -> None:
+        """Every connection that has ended is in its file (call before reading the files back)."""
+        if self._writer is not None:
+            self._writer.flush()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self._stack.close()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         if self._saved is None:
             os.environ.pop("SSLKEYLOGFILE", None)
         else:
@@ -302,7 +356,7 @@ class CaptureSession:
         path = group_path(self.directory, *names)
         path.unlink(missing_ok=True)
         self.files.append(path)
-        return Group(path, self.keylog)
+        return Group(path, self.keylog, self._writer)
 
     def relay_for_session(self, target: Any, *names: str, idle: float = 300.0) -> Any:
         """A relay in front of `target` that lives as long as the session; the target to use instead."""

@@ -253,6 +253,7 @@ def ladder(
         if harness.unavailable:
             raise UserInputError(f"--client: {names[0]} cannot run here: {harness.unavailable[names[0]]}")
         report = harness.run([scenario], chosen, resolution)
+        session.flush()
         phases = _ladder_phases(report, directory, names[0])
     result = report.results[0]
     if as_json:
