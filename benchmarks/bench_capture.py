@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -29,10 +30,16 @@ from pathlib import Path
 from _common import TLSLAB  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
+CPU: list[float] = []  # CPU seconds of the last timed_run (the command and every client it ran)
+
+
 def timed_run(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     if result.returncode not in (0, 1):
         sys.exit(f"{' '.join(argv)} failed ({result.returncode}): {result.stderr[-2000:]}")
     return elapsed, result.returncode
@@ -84,12 +91,14 @@ def main() -> None:
         work = Path(tmp)
         env = dict(os.environ, TLSLAB_CERTS=str(work / "certs"), TLSLAB_STATE=str(work / "state"))
         timed_run([*TLSLAB, "certs"], env)  # warm the PKI cache: both figures exclude generation
-        plain, captured = [], []
+        plain, captured, cpu_plain, cpu_cap = [], [], [], []
         for i in range(args.repeat):
             t, rc_plain = timed_run([*TLSLAB, "run", "--all"], env)
             plain.append(t)
+            cpu_plain.append(CPU[-1])
             t, rc_cap = timed_run([*TLSLAB, "run", "--all", "--capture", str(work / f"cap{i}")], env)
             captured.append(t)
+            cpu_cap.append(CPU[-1])
         # The machine is shared: the fastest of alternated runs is the least disturbed estimate of each.
         p, c = min(plain), min(captured)
         files = len(list((work / "cap0").glob("*.pcapng")))
@@ -97,7 +106,10 @@ def main() -> None:
               f"(runs: {', '.join(f'{x:.2f}' for x in plain)}; exit {rc_plain})")
         print(f"tlslab run --all --capture   best {c:.2f} s, median {statistics.median(captured):.2f} s  "
               f"(runs: {', '.join(f'{x:.2f}' for x in captured)}; exit {rc_cap}; {files} pcapng files)")
-        print(f"capturing adds {100 * (c - p) / p:+.1f} % (best runs)  (target <= +10 %)")
+        print(f"capturing adds {100 * (c - p) / p:+.1f} % wall (best runs)  (target <= +10 %)")
+        cp, cc = statistics.median(cpu_plain), statistics.median(cpu_cap)
+        print(f"CPU seconds (command and clients), median: {cp:.2f} plain, {cc:.2f} captured "
+              f"({100 * (cc - cp) / cp:+.1f} %; less disturbed by other load than wall time)")
 
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
         big = make_big_capture(env, work, args.size)
