@@ -68,13 +68,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
+def _wait_port(port: int, proc: subprocess.Popen[bytes], host: str = "127.0.0.1") -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"s_server exited: {proc.stderr.read() if proc.stderr else b''!r}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            if s.connect_ex((host, port)) == 0:
                 return
         time.sleep(0.05)
     raise AssertionError(f"s_server never listened on {port}")
@@ -83,10 +83,10 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes]) -> None:
 class Recorder:
     """tcpdump (or tshark) on lo for one port, started and stopped around the connections."""
 
-    def __init__(self, tool: str, path: Path, port: int) -> None:
+    def __init__(self, tool: str, path: Path, port: int, interface: str = "lo") -> None:
         self.path, self.tool = path, tool
         if tool == "tcpdump":
-            argv = ["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", str(path), f"tcp port {port}"]
+            argv = ["tcpdump", "-i", interface, "--immediate-mode", "-U", "-s", "0", "-w", str(path), f"tcp port {port}"]
         else:
             argv = ["tshark", "-i", "lo", "-w", str(path), "-f", f"tcp port {port}"]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -125,13 +125,13 @@ def capturing() -> Iterator[None]:
 def s_server(hand_pki: Path) -> Iterator[object]:
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(*args: str, cert: str = "leaf.pem") -> int:
+    def start(*args: str, cert: str = "leaf.pem", host: str = "127.0.0.1") -> int:
         port = _free_port()
-        proc = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", cert,
+        proc = subprocess.Popen(["openssl", "s_server", "-accept", f"{host}:{port}", "-cert", cert,
                                  "-key", "leaf.key", "-www", *args], cwd=hand_pki, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         started.append(proc)
-        _wait_port(port, proc)
+        _wait_port(port, proc, "::1" if host == "[::1]" else host)
         return port
 
     yield start
@@ -201,6 +201,19 @@ def test_tcpdump_client_certificate_required(capturing: None, s_server, hand_pki
     assert alert is not None and not alert.from_client, ladder_lines(h)
     assert symptoms(h)[0] == Symptom(Kind.ALERT, alert.description)
     assert alert.description.replace("_", " ") in client.stderr.decode().lower()  # what s_client itself printed
+
+
+def test_tcpdump_any_interface_ipv6_linux_cooked(capturing: None, s_server, hand_pki: Path,  # type: ignore[no-untyped-def]
+                                                 tmp_path: Path) -> None:
+    """tcpdump -i any writes Linux cooked v2 frames; the connection runs over IPv6 loopback."""
+    port = s_server("-no_tls1_3", host="[::1]")
+    rec = Recorder("tcpdump", tmp_path / "any.pcap", port, interface="any")
+    subprocess.run(["openssl", "s_client", "-connect", f"[::1]:{port}", "-servername", NAME, "-verify_return_error"],
+                   cwd=hand_pki, input=b"", capture_output=True, timeout=30)  # no CAfile: the hand CA is unknown
+    h = only_handshake(rec.stop())
+    assert h.client[0] == "::1" and h.certificates and h.certificates[0].issuer == "CN=Hand CA"
+    assert symptoms(h)[0] == Symptom(Kind.VERIFY, "unknown-issuer"), ladder_lines(h)
+    assert ladder_lines(h)[0].startswith("[::1]:")
 
 
 def test_tcpdump_refused(capturing: None, tmp_path: Path) -> None:

@@ -18,10 +18,14 @@ WIDTH = 80
 _INDENT = " " * 9  # under the text: "#12 C->S " is nine columns
 
 
+def address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def ladder_lines(h: Handshake, width: int = WIDTH) -> list[str]:
     """One handshake: a heading, each message numbered, then what the client saw."""
     when = datetime.fromtimestamp(h.time, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    lines = [f"{h.client[0]}:{h.client[1]} -> {h.server[0]}:{h.server[1]}  {when}"]
+    lines = [f"{address(*h.client)} -> {address(*h.server)}  {when}"]
     if h.refused:
         lines.append(" #1 S->C TCP reset: connection refused")
     for m in h.messages:
@@ -51,7 +55,7 @@ def handshake_json(h: Handshake) -> dict[str, Any]:
     """A handshake for ``--json``: what was offered, what was answered, how it ended, the symptom."""
     ch, sh = h.client_hello, h.server_hello
     return {
-        "client": f"{h.client[0]}:{h.client[1]}", "server": f"{h.server[0]}:{h.server[1]}",
+        "client": address(*h.client), "server": address(*h.server),
         "time": datetime.fromtimestamp(h.time, timezone.utc).isoformat(),
         "failed": h.failed, "completed": h.completed, "answered": h.answered, "ended_by": h.ended_by,
         "refused": h.refused, "decrypted": h.decrypted,

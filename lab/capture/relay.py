@@ -38,6 +38,7 @@ from lab.capture import pcapfile
 from lab.capture.pcapfile import Chunk
 from lab.errors import EnvironmentError_, UserInputError
 
+CONNECT_TIMEOUT = 10.0  # seconds the relay waits for the real server to accept
 DRAIN_TIMEOUT = 5.0  # seconds a relay waits, when closed, for its connections to finish on their own
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -229,7 +230,7 @@ class Relay:
         self._track(client)
         try:
             try:
-                upstream = socket.create_connection(self.upstream, timeout=self.timeout)
+                upstream = socket.create_connection(self.upstream, timeout=CONNECT_TIMEOUT)
             except OSError:
                 _reset(client)  # nothing listens there: the client sees a reset, as it would directly
                 chunks.append(Chunk(time.time(), False, end="rst"))
