@@ -144,6 +144,9 @@ def _manual_steps(scenario: Scenario, direction: Direction, pki: Pki) -> list[st
         steps.append("curl -i http://127.0.0.1:GATEWAY_PORT/     # the app's view: 503 Service Unavailable")
         steps.append("# the gateway's TLS settings, replayed against the backend:")
     steps += [ossl, curl.replace(" --write-out \ntlslab-http-status:%{http_code}", "")]
+    steps.append(f"tlslab ladder {scenario.id}"
+                 + (f" --direction {direction.value}" if direction is not scenario.direction else "")
+                 + "     # the handshake message by message, fault then each fix")
     return steps
 
 
