@@ -54,7 +54,10 @@ class Handshake:
             return True
         if self.client_hello is None:
             return False  # not a TLS connection we can judge
-        return any(a.fatal for a in self.alerts) or not self.completed or not self.answered
+        if any(a.fatal for a in self.alerts) or not self.completed:
+            return True
+        # Completed but no answer: a failure if the connection ended so; a capture cut short is no verdict.
+        return not self.answered and self.ended_by != "open"
 
     @property
     def fatal_alert(self) -> Alert | None:
