@@ -5,7 +5,7 @@ openssl CLI (one expired with faketime), clients are ``openssl s_client``, and t
 are recorded by ``tcpdump -i lo`` (classic pcap) or ``tshark -i lo`` (pcapng), as a
 customer would record them. Capturing on lo needs root: CI runs as root; elsewhere these
 tests skip saying so (and fail under CI=true). Tool versions seen when written: OpenSSL
-3.0.17 (Debian 12), tcpdump 4.99.3, TShark 4.0.17.
+3.0.22 (Debian 12), tcpdump 4.99.3, TShark 4.0.17.
 """
 
 from __future__ import annotations
