@@ -26,6 +26,8 @@ from lab import __version__
 from lab.commands.ocsp import ocsp_app
 from lab.commands.own import (CaFileOpt, ClientCaOpt, ClientCertOpt, ClientKeyOpt, NginxConfOpt, ProbeCmdOpt, ServerCertOpt,
                               ServerKeyOpt, apply_own)
+from lab.commands.pcap import (CaptureOpt, capture_request, capture_session, capture_up, capture_up_note,
+                               captured_summary, print_failure_ladders)
 from lab.console import Signalled, emit, err, interrupted_code, lab_errors, out, para, print_json, say
 from lab.errors import EnvironmentError_, UserInputError
 from lab.harness import Harness, Phase, RunReport, ScenarioResult, deployed, gateway_limits_of
@@ -133,6 +135,9 @@ def _manual_steps(scenario: Scenario, direction: Direction, pki: Pki) -> list[st
         steps.append("curl -i http://127.0.0.1:GATEWAY_PORT/     # the app's view: 503 Service Unavailable")
         steps.append("# the gateway's TLS settings, replayed against the backend:")
     steps += [ossl, curl]
+    steps.append(f"tlslab ladder {scenario.id}"
+                 + (f" --direction {direction.value}" if direction is not scenario.direction else "")
+                 + "     # the handshake message by message, fault then each fix")
     return steps
 
 
@@ -358,6 +363,7 @@ def run(
     as_json: JsonOpt = False,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Also write JUnit XML to this file.", show_default=False)] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every client's raw message.")] = False,
+    capture: CaptureOpt = None,
     scenarios: ScenariosOpt = None,
     certs: CertsOpt = None,
     server_cert: ServerCertOpt = None,
@@ -385,8 +391,11 @@ def run(
       tlslab run incomplete-chain --server-cert ours/fullchain.pem --server-key ours/key.pem --ca-file ours/root.pem
 
       tlslab run --all --probe-cmd 'ours=python our_client.py {url} --servername {servername} --ca {ca_file}'
+
+      tlslab run sni-required --capture out/
     """
-    with _errors():
+    # -v: record anyway (a temporary directory) so a failure can show its ladder
+    with _errors(), capture_session(capture, temporary=verbose and not as_json) as session:
         if all_ and scenario_ids:
             raise UserInputError("give scenario ids or --all, not both")
         if not all_ and not scenario_ids:
@@ -402,11 +411,14 @@ def run(
         from lab.probes.command import parse_probe_cmds
         names = parse_clients(client)
         probes = make_probes(names) + parse_probe_cmds(probe_cmd, names)
-        harness = Harness(make_backend(backend, image), probes, _pki(certs, quiet=as_json), _Progress(not as_json))
+        harness = Harness(make_backend(backend, image), probes, _pki(certs, quiet=as_json), _Progress(not as_json),
+                          capture=session)
         if os.environ.get("CI") == "true" and harness.unavailable:
             raise EnvironmentError_("under CI=true every selected client must run: " + "; ".join(
                 f"{k}: {v}" for k, v in harness.unavailable.items()))
         report = harness.run(selected, _direction(direction), resolution)
+    if capture is not None and session is not None and not as_json:
+        err.print(captured_summary(session))
     if junit:
         try:
             junit.write_text(report_junit(report))
@@ -417,6 +429,8 @@ def run(
         _print_json((report_json(report)))
     else:
         _print_report(report, verbose)
+        if verbose:
+            print_failure_ladders(out, report, session)
     raise typer.Exit(0 if report.passed else 1)
 
 
@@ -442,6 +456,7 @@ def up(
     port: Annotated[int, typer.Option("--port", "-p", help="Port of the front endpoint (0: a free one).")] = 0,
     bind: Annotated[str, typer.Option("--bind", help="Address to listen on. The lab's servers are for this machine only; change it only if you mean to expose them.")] = "127.0.0.1",
     as_json: JsonOpt = False,
+    capture: CaptureOpt = None,
     scenarios: ScenariosOpt = None,
     certs: CertsOpt = None,
     server_cert: ServerCertOpt = None,
@@ -467,6 +482,8 @@ def up(
       tlslab up incomplete-chain --server-cert ours/fullchain.pem --server-key ours/key.pem --ca-file ours/root.pem
 
       tlslab up cipher-mismatch --backend nginx --nginx-conf ours/server.conf
+
+      tlslab up expired-server-cert --capture out/
     """
     with _errors():
         scenario = apply_own(_catalog(scenarios).get(scenario_id), backend, server_cert=server_cert,
@@ -486,7 +503,11 @@ def up(
                       "deliberately broken servers (default: 127.0.0.1).")
         request = DeployRequest(scenario, server, client, chosen, _pki(certs, quiet=as_json), bind=bind, port=port)
         try:
-            with deployed(make_backend(backend, image), request) as deployment, recorded_up({"scenario": scenario.id}):
+            with capture_session(capture) as session, \
+                    deployed(make_backend(backend, image),
+                             capture_request(request, session, res.name if res else "fault")) as deployment, \
+                    capture_up(session, deployment, scenario.id, res.name if res else "fault") as deployment, \
+                    recorded_up({"scenario": scenario.id}):
                 settings = client_settings_json(client, ClientFiles.for_spec(client, request.pki))
                 line = {"scenario": scenario.id, "resolution": res.name if res else None, "direction": chosen.value,
                         "backend": backend, "pid": os.getpid(),
@@ -499,6 +520,8 @@ def up(
                     sys.stdout.flush()
                 else:
                     _print_up(scenario, res.name if res else None, chosen, deployment, request)
+                    if session is not None:
+                        say(capture_up_note(session))
                 threading.Event().wait()
         except KeyboardInterrupt as exc:
             if not as_json:
@@ -632,6 +655,12 @@ app.command("explain")(_explain)
 from lab.commands.diagnose import diagnose_command  # noqa: E402 - tlslab diagnose HOST:PORT
 
 app.command("diagnose")(diagnose_command)
+
+# ------------------------------------------------------------------- captures: a capture read back, the ladder
+from lab.commands.pcap import ladder as _ladder, pcap as _pcap  # noqa: E402
+
+app.command("pcap")(_pcap)
+app.command("ladder")(_ladder)
 
 
 @app.callback(invoke_without_command=True)

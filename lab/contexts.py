@@ -7,6 +7,7 @@ cannot drift apart.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from OpenSSL import SSL, crypto
@@ -53,13 +54,14 @@ def _load_identity(ctx: SSL.Context, pki: Pki, certificate: str, chain: tuple[st
 
 
 def server_context(spec: ServerSpec, pki: Pki, servername: str,
-                   staple: Callable[[], bytes] | None = None) -> SSL.Context:
+                   staple: Callable[[], bytes] | None = None,
+                   keylog: Callable[[SSL.Connection, bytes], None] | None = None) -> SSL.Context:
     """The context a lab server accepts with; SNI policy decides which identity answers.
 
     `staple` returns the OCSP response to staple for the spec's certificate (b"" for none); it is
     called per handshake, so it must only hand out bytes fetched beforehand, never fetch itself.
     """
-    ctx = _base_server_context(spec, pki)
+    ctx = _base_server_context(spec, pki, keylog)
     _load_identity(ctx, pki, spec.certificate, spec.chain, spec.key)
     if staple is not None:
         ctx.set_ocsp_server_callback(lambda conn, data: staple())
@@ -68,9 +70,9 @@ def server_context(spec: ServerSpec, pki: Pki, servername: str,
 
     named = ctx
     if spec.sni is SniPolicy.REQUIRE:
-        fallback = _base_server_context(spec, pki)  # no certificate: the handshake fails (handshake_failure)
+        fallback = _base_server_context(spec, pki, keylog)  # no certificate: the handshake fails (handshake_failure)
     else:
-        fallback = _base_server_context(spec, pki)
+        fallback = _base_server_context(spec, pki, keylog)
         _load_identity(fallback, pki, spec.default_certificate or spec.certificate, spec.default_chain)
 
     def pick(conn: SSL.Connection) -> None:
@@ -84,8 +86,11 @@ def server_context(spec: ServerSpec, pki: Pki, servername: str,
     return named
 
 
-def _base_server_context(spec: ServerSpec, pki: Pki) -> SSL.Context:
+def _base_server_context(spec: ServerSpec, pki: Pki,
+                         keylog: Callable[[SSL.Connection, bytes], None] | None = None) -> SSL.Context:
     ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+    if keylog is not None:  # captures: the key log that lets Wireshark decrypt TLS 1.3 (lab.capture)
+        ctx.set_keylog_callback(keylog)
     _apply_protocols(ctx, spec.min_protocol, spec.max_protocol, spec.ciphers)
     ctx.set_options(SSL.OP_NO_TICKET)
     if spec.client_auth:
@@ -96,6 +101,11 @@ def _base_server_context(spec: ServerSpec, pki: Pki) -> SSL.Context:
             ctx.add_client_ca(ca)  # the CA names sent in CertificateRequest
         ctx.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, lambda *args: bool(args[-1]))
     return ctx
+
+
+def _append_line(path: str, line: bytes) -> None:
+    with open(path, "ab") as f:
+        f.write(line + b"\n")
 
 
 VerifyErrors = list[tuple[int, int]]  # (X509 error number, depth) as the verify callback saw them
@@ -115,6 +125,9 @@ def client_context(spec: ClientSpec, files: ClientFiles) -> tuple[SSL.Context, V
         return bool(ok)
 
     ctx.set_verify(SSL.VERIFY_PEER, verify)
+    keylog_file = os.environ.get("SSLKEYLOGFILE")
+    if keylog_file:  # the convention curl, browsers and Python's ssl follow; captures read it (lab.capture)
+        ctx.set_keylog_callback(lambda conn, line: _append_line(keylog_file, line))
     if files.cert_file and files.key_file:
         ctx.use_certificate_chain_file(str(files.cert_file))
         ctx.use_privatekey_file(str(files.key_file))

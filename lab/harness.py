@@ -13,18 +13,20 @@ import http.client
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Protocol
 
 from lab.errors import LabError, UserInputError
 from lab.pki import Pki
-from lab.probes.base import CLIENT, LAB, ClientFiles, Outcome, Probe
+from lab.probes.base import CLIENT, LAB, ClientFiles, Outcome, Probe, Target
 from lab.plan import APP, Change, PhasePlan, plan_phase
-from lab.scenario import Direction, Resolution, Scenario
+from lab.scenario import GATEWAY, Direction, Resolution, Scenario
 from lab.servers.base import Backend, Deployment, DeployRequest, Endpoint, loopback
 from lab.specs import ClientSpec
 from lab.symptoms import OK, Kind, Symptom, normalise
 
+if TYPE_CHECKING:
+    from lab.capture.relay import CaptureSession
 
 
 @dataclass(frozen=True)
@@ -156,8 +158,9 @@ class Harness:
     """Runs scenarios on one backend with a set of probes (entered once for the whole run)."""
 
     def __init__(self, backend: Backend, probes: Sequence[Probe], pki: Pki,
-                 observer: Observer | None = None) -> None:
+                 observer: Observer | None = None, capture: CaptureSession | None = None) -> None:
         self.backend = backend
+        self.capture = capture  # --capture: each probe reaches the server through a recording relay
         self.probes = list(probes)
         self.pki = pki
         self.observer = observer or NullObserver()
@@ -210,16 +213,23 @@ class Harness:
     def run_phase(self, scenario: Scenario, direction: Direction, resolution: Resolution | None) -> Phase:
         plan = self.plan(scenario, direction, resolution)
         request = DeployRequest(scenario, plan.server, plan.client, direction, self.pki)
+        if self.capture is not None:
+            request = replace(request, keylog=self.capture.keylog.server_callback)
         files = ClientFiles.for_spec(plan.client, self.pki)
-        with self.backend.deploy(request) as deployment:
-            checks = self._probe_all(plan, deployment, files)
+        label = f"fix-{resolution.name}" if resolution else "fault"
+        with contextlib.ExitStack() as relays:
+            if self.capture is not None and direction is Direction.SOUTHBOUND:
+                request = replace(request, gateway_upstream=lambda t: self._relay(relays, t, scenario, label, GATEWAY))
+            with self.backend.deploy(request) as deployment:
+                checks = self._probe_all(plan, deployment, files, label)
         return Phase(plan.name, plan.summary, plan.changes, checks, plan.expected, deployment.config_text)
 
-    def _probe_all(self, plan: PhasePlan, deployment: Deployment, files: ClientFiles) -> tuple[Check, ...]:
+    def _probe_all(self, plan: PhasePlan, deployment: Deployment, files: ClientFiles, label: str = "") -> tuple[Check, ...]:
         runnable = [p for p in self.probes if p.name not in self.unavailable and not plan.clients[p.name].not_applicable]
         app = plan.clients.get(APP)
-        with ThreadPoolExecutor(max_workers=len(runnable) + 1) as pool:
-            futures = {p.name: pool.submit(p.run, deployment.tls_target, plan.client, files) for p in runnable}
+        with contextlib.ExitStack() as relays, ThreadPoolExecutor(max_workers=len(runnable) + 1) as pool:
+            targets = {p.name: self._target(relays, deployment, plan.scenario, label, p.name) for p in runnable}
+            futures = {p.name: pool.submit(p.run, targets[p.name], plan.client, files) for p in runnable}
             if deployment.gateway is not None and app is not None and not app.not_applicable:
                 futures[APP] = pool.submit(app_request, deployment.gateway, deployment, plan.client.timeout)
             outcomes = {name: f.result() for name, f in futures.items()}
@@ -239,6 +249,19 @@ class Harness:
                                 not_applicable=app.not_applicable) if app.not_applicable
                           else _judge(APP, outcomes[APP], app.expected))
         return tuple(checks)
+
+    def _target(self, stack: contextlib.ExitStack, deployment: Deployment, scenario: Scenario, label: str,
+                client: str) -> Target:
+        """Where `client` connects: the server itself, or (capturing) a relay of its own in front of it."""
+        if self.capture is None:
+            return deployment.tls_target
+        return self._relay(stack, deployment.tls_target, scenario, label, client)
+
+    def _relay(self, stack: contextlib.ExitStack, target: Target, scenario: Scenario, label: str,
+               client: str) -> Target:
+        assert self.capture is not None
+        relay = stack.enter_context(self.capture.relay((target.host, target.port), scenario.id, label, client))
+        return replace(target, host="127.0.0.1", port=relay.port)
 
 
 def gateway_limits_of(backend: Backend, client: ClientSpec) -> str | None:

@@ -95,7 +95,8 @@ def _read(text: str) -> str:
 
 
 def explain(
-    text: Annotated[str, typer.Argument(metavar="TEXT", help="The error text a client printed, or '-' to read a pasted log from stdin.")],
+    text: Annotated[Optional[str], typer.Argument(metavar="[TEXT]", help="The error text a client printed, or '-' to read a pasted log from stdin.", show_default=False)] = None,
+    pcap_file: Annotated[Optional[Path], typer.Option("--pcap", help="Read a capture instead (pcap or pcapng: tcpdump, tshark, Wireshark): every failed TLS handshake, what each side offered and answered, and the candidate scenarios.", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout (schema tlslab.explain/1).")] = False,
     all_: Annotated[bool, typer.Option("--all", help="Show every candidate, not only the best six.")] = False,
     scenarios: Annotated[Optional[Path], typer.Option("--scenarios", help="Scenario directory (default: the repo's scenarios/; env TLSLAB_SCENARIOS).", show_default=False)] = None,
@@ -115,8 +116,18 @@ def explain(
       tlslab explain 'x509: certificate signed by unknown authority' --json
 
       kubectl logs deploy/gateway | tlslab explain -
+
+      tlslab explain --pcap customer.pcapng
     """
+    if pcap_file is not None:
+        if text is not None:
+            with lab_errors():
+                raise UserInputError("give TEXT or --pcap FILE, not both")
+        from lab.commands.pcap import pcap
+        pcap(file=pcap_file, keylog=None, all_=False, as_json=as_json, scenarios=scenarios)
     with lab_errors():
+        if text is None:
+            raise UserInputError("give the error TEXT a client printed ('-' for stdin), or --pcap FILE")
         data = _read(text)
         catalog = Catalog.load(scenarios)
         result = explain_text(data, catalog)

@@ -281,7 +281,10 @@ class NginxBackend:
                 upstream = stack.enter_context(TwistedBackend().deploy(backend_request))
             else:
                 ocsp = _Stapling.start(request, stack)  # before nginx: its config names the responder's URL
-            inst, config, front_port = self._bring_up(request, upstream, ocsp)
+            gw_upstream = upstream
+            if upstream is not None and request.gateway_upstream is not None:  # captures: via a recording relay
+                gw_upstream = dataclasses.replace(upstream, tls_target=request.gateway_upstream(upstream.tls_target))
+            inst, config, front_port = self._bring_up(request, gw_upstream, ocsp)
             stack.callback(self._release, inst)
             offset = inst.log_size()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import re
 import shlex
 import subprocess
@@ -106,7 +107,10 @@ class OpenSslProbe(ProbeBase):
 
     def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome:
         started = time.monotonic()
-        result = run_tool(command(target, spec, files), stdin=http_request(target.servername), timeout=spec.timeout)
+        argv = command(target, spec, files)
+        if os.environ.get("SSLKEYLOGFILE"):  # s_client ignores the variable; captures read the key log
+            argv[2:2] = ["-keylogfile", os.environ["SSLKEYLOGFILE"]]
+        result = run_tool(argv, stdin=http_request(target.servername), timeout=spec.timeout)
         if result.returncode is None:
             return outcome_from_error(self.name, f"timed out after {spec.timeout:g}s", started)
         if result.stdout.startswith(b"HTTP/"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import time
@@ -37,6 +38,8 @@ def ssl_context(spec: ClientSpec, files: ClientFiles) -> ssl.SSLContext:
         ctx.minimum_version = _VERSIONS[handshake.min_protocol]
         ctx.maximum_version = _VERSIONS[handshake.max_protocol]
     ctx.set_ciphers(handshake.ciphers)
+    if os.environ.get("SSLKEYLOGFILE"):  # as ssl.create_default_context does; captures read it
+        ctx.keylog_filename = os.environ["SSLKEYLOGFILE"]
     if files.cert_file and files.key_file:
         ctx.load_cert_chain(str(files.cert_file), str(files.key_file))
     return ctx

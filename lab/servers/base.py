@@ -109,6 +109,11 @@ class DeployRequest:
     pki: Pki
     bind: str = "127.0.0.1"
     port: int = 0  # the front endpoint's port; 0 picks a free one
+    # Captures: a lab server that holds the keys logs them here (pyOpenSSL's keylog callback signature).
+    keylog: Callable[[Any, bytes], None] | None = None
+    # Captures, southbound: where the gateway should connect to reach the backend (a recording relay in
+    # front of it); the caller owns whatever it starts. None: the gateway connects to the backend directly.
+    gateway_upstream: Callable[[Target], Target] | None = None
 
     @property
     def servername(self) -> str:

@@ -133,7 +133,7 @@ class _LingeringFactory(WrappingFactory):
 
 
 def _listen_tls(request: DeployRequest, port: int, staple: Callable[[], bytes] | None = None) -> IListeningPort:
-    ctx = server_context(request.server, request.pki, request.servername, staple)
+    ctx = server_context(request.server, request.pki, request.servername, staple, request.keylog)
     body = f"tlslab {request.scenario.id}: TLS handshake OK\n".encode()
     creator: Any = _ConnectionCreator(ctx)  # zope interfaces, which mypy cannot see
     responder: Any = _ResponderFactory(body)
@@ -214,7 +214,8 @@ class TwistedBackend:
             lock = threading.Lock()
             from lab.twisted.gateway import listen_gateway  # twisted.web: southbound only
 
-            gw_port = self._listen(lambda: listen_gateway(request, target, request.port, log, lock),
+            gw_target = request.gateway_upstream(target) if request.gateway_upstream else target
+            gw_port = self._listen(lambda: listen_gateway(request, gw_target, request.port, log, lock),
                                    request, request.port)
             ports.append(gw_port)
             gateway = Endpoint(role="gateway", host=request.bind, port=gw_port.getHost().port, scheme="http")
