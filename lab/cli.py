@@ -662,6 +662,11 @@ from lab.commands.pcap import ladder as _ladder, pcap as _pcap  # noqa: E402
 app.command("pcap")(_pcap)
 app.command("ladder")(_ladder)
 
+from lab.commands.workshop import answer as _answer, workshop as _workshop  # noqa: E402 - a room's exercises
+
+app.command("workshop")(_workshop)
+app.command("answer")(_answer)
+
 
 @app.callback(invoke_without_command=True)
 def _root(version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False) -> None:

@@ -54,10 +54,11 @@ class EnvironmentError_(LabError):
 
 
 class PortInUse(EnvironmentError_):
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, remedy: str | None = None) -> None:
         super().__init__(
-            f"port {port} on {host} is already in use. Stop what listens there "
-            f"(e.g. 'ss -ltnp | grep :{port}') or choose another with --port (0 picks a free one)."
+            f"port {port} on {host} is already in use ('ss -ltnp | grep :{port}' shows what): {remedy}." if remedy
+            else f"port {port} on {host} is already in use. " + f"Stop what listens there (e.g. 'ss -ltnp | grep :{port}') or choose another with --port "
+            "(0 picks a free one)."
         )
         self.host = host
         self.port = port

@@ -214,9 +214,11 @@ class _Builder:
         self.now = now
 
     def build(
-        self, entry: CertEntry, issuer: tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes] | None
+        self, entry: CertEntry, issuer: tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes] | None,
+        constraints: x509.NameConstraints | None = None,
+        key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = None,
     ) -> tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes]:
-        key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
+        key = key or (
             ec.generate_private_key(ec.SECP256R1()) if entry.key == "ec"
             else rsa.generate_private_key(public_exponent=65537, key_size=2048))
         subject = x509.Name([
@@ -252,7 +254,7 @@ class _Builder:
                 critical=True,
             )
             if entry.role == "root":
-                builder = builder.add_extension(name_constraints(entry.name), critical=True)
+                builder = builder.add_extension(constraints or name_constraints(entry.name), critical=True)
         elif entry.role == "ocsp-responder":
             eku = [ExtendedKeyUsageOID.OCSP_SIGNING] if entry.ocsp_signing else [ExtendedKeyUsageOID.SERVER_AUTH]
             builder = (
@@ -283,6 +285,22 @@ class _Builder:
                 builder = builder.add_extension(x509.TLSFeature([x509.TLSFeatureType.status_request]),
                                                 critical=False)
         return builder.sign(issuer_key, hashes.SHA256()), key
+
+
+def build_certificate(
+    entry: CertEntry, issuer: tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes] | None, now: dt.datetime, *,
+    constraints: x509.NameConstraints | None = None,
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = None,
+) -> tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes]:
+    """One catalogue-shaped certificate, built exactly as the catalogue's are (``tlslab workshop``
+    re-issues the catalogue for the room's names): a root gets `constraints` (default: the lab's),
+    and `key` lets many leaves share one key (RSA key generation is the slow part)."""
+    return _Builder(now).build(entry, issuer, constraints, key)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a private key owner-only (0600)."""
+    _write_private(path, data)
 
 
 def _generate(directory: Path, now: dt.datetime) -> None:

@@ -114,10 +114,27 @@ class DeployRequest:
     # Captures, southbound: where the gateway should connect to reach the backend (a recording relay in
     # front of it); the caller owns whatever it starts. None: the gateway connects to the backend directly.
     gateway_upstream: Callable[[Target], Target] | None = None
+    # Southbound: the TLS backend's port (0 picks a free one); ``tlslab workshop`` plans every port.
+    backend_port: int = 0
+    # Observing every connection of a TLS server (``tlslab workshop``'s ladders and proofs): called with
+    # (client address, server address) per accepted connection, it returns a ConnectionTap. Backends
+    # that cannot observe their connections (nginx) ignore it.
+    tap: "Callable[[tuple[str, int], tuple[str, int]], ConnectionTap] | None" = None
 
     @property
     def servername(self) -> str:
         return self.scenario.servername
+
+
+class ConnectionTap(Protocol):
+    """What a tapped server reports about one connection: raw bytes each way, the request, the end."""
+
+    def data(self, from_client: bool, data: bytes) -> None: ...
+
+    def request(self, head: bytes) -> None:
+        """The HTTP request head, read after a completed handshake."""
+
+    def closed(self) -> None: ...
 
 
 class Backend(Protocol):

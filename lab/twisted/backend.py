@@ -52,6 +52,9 @@ class _HttpsResponder(protocol.Protocol, TimeoutMixin):
         self.buffer += data
         if b"\r\n\r\n" in self.buffer or len(self.buffer) > MAX_REQUEST:
             self.setTimeout(None)
+            tap = getattr(getattr(self.transport, "transport", None), "tap", None)  # _TappedClose below
+            if tap is not None:
+                tap.request(self.buffer[:MAX_REQUEST])
             head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
             transport: Any = self.transport
             transport.write(head + b"Content-Length: %d\r\n\r\n" % len(self.body) + self.body)
@@ -132,15 +135,60 @@ class _LingeringFactory(WrappingFactory):
     protocol = _LingeringClose
 
 
+class _TappedClose(_LingeringClose):
+    """The lingering close, also reporting raw bytes each way to a ConnectionTap (the request's `tap`)."""
+
+    tap: Any = None
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.tap is not None:
+            self.tap.data(True, data)
+        super().dataReceived(data)
+
+    def write(self, data: bytes) -> None:
+        if self.tap is not None:
+            self.tap.data(False, data)
+        super().write(data)
+
+    def writeSequence(self, data: Any) -> None:
+        for chunk in data:
+            self.write(chunk)
+
+    def connectionLost(self, reason: Any = None) -> None:
+        if self.tap is not None:
+            self.tap.closed()
+        super().connectionLost(reason)
+
+
+class _TappedFactory(WrappingFactory):
+    protocol = _TappedClose
+
+    def __init__(self, wrapped: Any, tap: Callable[[tuple[str, int], tuple[str, int]], Any]) -> None:
+        super().__init__(wrapped)
+        self._tap = tap
+        self.host: tuple[str, int] = ("", 0)
+
+    def buildProtocol(self, addr: Any) -> Any:
+        proto: Any = super().buildProtocol(addr)
+        if proto is not None:
+            proto.tap = self._tap((addr.host, addr.port), self.host)
+        return proto
+
+
 def _listen_tls(request: DeployRequest, port: int, staple: Callable[[], bytes] | None = None) -> IListeningPort:
     ctx = server_context(request.server, request.pki, request.servername, staple, request.keylog)
     body = f"tlslab {request.scenario.id}: TLS handshake OK\n".encode()
     creator: Any = _ConnectionCreator(ctx)  # zope interfaces, which mypy cannot see
     responder: Any = _ResponderFactory(body)
     tls = TLSMemoryBIOFactory(creator, False, responder)
-    return lab_reactor.reactor().listenTCP(  # type: ignore[no-any-return]
-        port, _LingeringFactory(tls), backlog=LISTEN_BACKLOG, interface=request.bind
-    )
+    if request.tap is None:
+        return lab_reactor.reactor().listenTCP(  # type: ignore[no-any-return]
+            port, _LingeringFactory(tls), backlog=LISTEN_BACKLOG, interface=request.bind
+        )
+    tapped = _TappedFactory(tls, request.tap)
+    listening = lab_reactor.reactor().listenTCP(port, tapped, backlog=LISTEN_BACKLOG, interface=request.bind)
+    tapped.host = (listening.getHost().host, listening.getHost().port)
+    return listening  # type: ignore[no-any-return]
 
 
 def _responder_endpoints(responder: Responder | None) -> tuple[Endpoint, ...]:
@@ -196,8 +244,8 @@ class TwistedBackend:
         ports: list[Any] = []  # IListeningPort
         try:
             southbound = request.direction is Direction.SOUTHBOUND
-            tls_port = self._listen(lambda: _listen_tls(request, 0 if southbound else request.port, staple),
-                                    request, 0 if southbound else request.port)
+            front = request.backend_port if southbound else request.port
+            tls_port = self._listen(lambda: _listen_tls(request, front, staple), request, front)
             ports.append(tls_port)
             files = endpoint_files(request)
             tls_endpoint = Endpoint(
