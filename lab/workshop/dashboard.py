@@ -28,6 +28,11 @@ from lab.workshop.plan import plan_hint
 MAX_BODY = 16 * 1024
 
 
+def _arg(request: server.Request, name: bytes) -> bytes:
+    args: dict[bytes, list[bytes]] = request.args or {}
+    return (args.get(name) or [b""])[0]
+
+
 class Dashboard(resource.Resource):
     isLeaf = True
 
@@ -67,7 +72,7 @@ class Dashboard(resource.Resource):
         return server.NOT_DONE_YET
 
     def _key_ok(self, request: server.Request) -> bool:
-        given = ((request.args or {}).get(b"key") or [b""])[0]
+        given = _arg(request, b"key")
         return hmac.compare_digest(given, self.room.key.encode())
 
     # -- routes ----------------------------------------------------------------------------
@@ -81,7 +86,7 @@ class Dashboard(resource.Resource):
                 return self._send(request, 403, b"the instructor view needs ?key= (printed at start)\n", "text/plain")
             return self._send(request, 200, PAGE.encode(), "text/html; charset=utf-8")
         if path == "/api/state":
-            token = ((request.args or {}).get(b"token") or [b""])[0].decode("utf-8", "replace") or None
+            token = _arg(request, b"token").decode("utf-8", "replace") or None
             return self._deferred(request, lambda: room.student_view(token))
         if path == "/api/instructor":
             if not self._key_ok(request):
