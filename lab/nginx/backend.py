@@ -277,7 +277,7 @@ class NginxBackend:
             ocsp: _Stapling | None = None
             if southbound:
                 # The faulty backend: the Twisted backend's TLS server on 127.0.0.1 (with its own responder).
-                backend_request = dataclasses.replace(request, direction=Direction.NORTHBOUND, port=0)
+                backend_request = dataclasses.replace(request, direction=Direction.NORTHBOUND, port=request.backend_port)
                 upstream = stack.enter_context(TwistedBackend().deploy(backend_request))
             else:
                 ocsp = _Stapling.start(request, stack)  # before nginx: its config names the responder's URL
@@ -305,8 +305,19 @@ class NginxBackend:
                 if self.staple_warmup:
                     ocsp.warm_up(target, server_log)
 
+                access = inst.log_dir / "access.log"
+                access_offset = access.stat().st_size if access.exists() else 0
+
+                def access_log() -> list[str]:
+                    try:
+                        with access.open("rb") as fh:
+                            fh.seek(access_offset)
+                            return fh.read().decode("utf-8", "replace").splitlines()
+                    except FileNotFoundError:
+                        return []
+
                 yield Deployment(tls_target=target, endpoints=(endpoint, *ocsp.endpoints()), gateway_log=gateway_log,
-                                 server_log=server_log, config_text=config.text)
+                                 server_log=server_log, config_text=config.text, access_log=access_log)
                 return
             backend_ep = dataclasses.replace(upstream.endpoints[0], role="backend")
             gateway = Endpoint(role="gateway", host=request.bind, port=front_port, scheme="http")

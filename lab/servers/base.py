@@ -93,6 +93,9 @@ class Deployment:
     gateway_log: Callable[[], list[str]] = field(default=lambda: [])  # the gateway's error log, oldest first
     server_log: Callable[[], list[str]] = field(default=lambda: [])  # the TLS server's log (e.g. OCSP stapling)
     config_text: str | None = None  # the server configuration as deployed (nginx.conf for nginx)
+    # Requests the TLS server answered, one access-log line each, oldest first (nginx; Twisted reports
+    # through DeployRequest.tap instead)
+    access_log: Callable[[], list[str]] = field(default=lambda: [])
     # Why the gateway cannot realise the client spec (nginx's proxy has no OCSP check), so the app's
     # request through it cannot observe the phase: reported n/a with this reason, as a probe would be.
     gateway_not_applicable: str | None = None

@@ -223,6 +223,36 @@ class Room:
             self.state.prove(name, self.exercise(label).scenario.id)
 
 
+@contextlib.contextmanager
+def _access_watch(room: Room, interval: float = 1.0) -> Iterator[None]:
+    """Backends without a tap (nginx): proofs from the access log, read once a second."""
+    import threading
+
+    from lab.workshop.recorder import TOKEN
+
+    stop = threading.Event()
+    seen: dict[tuple[str, str], int] = {}
+
+    def watch() -> None:
+        while not stop.wait(interval):
+            for key, live in room.live.items():
+                lines = live.deployment.access_log()
+                for line in lines[seen.get(key, 0):]:
+                    request = line.split('"', 2)[1] if line.count('"') >= 2 else ""
+                    match = TOKEN.match(request.encode() + b" ")
+                    if match and " 200 " in line:
+                        room.proved(key[0], key[1], match.group(1).decode())
+                seen[key] = len(lines)
+
+    thread = threading.Thread(target=watch, name="tlslab-workshop-access", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 def _selection(catalog: Catalog, ids: tuple[str, ...]) -> list[Scenario]:
     if not ids or list(ids) == ["all"]:
         return list(catalog)
@@ -263,8 +293,8 @@ def open_room(options: Options, *, on_progress: Any = None) -> Iterator[Room]:
                 request = DeployRequest(
                     ex.neutral, v.server, v.client, ex.direction, ex_pki, bind=options.bind, port=v.front_port,
                     backend_port=v.backend_port if ex.direction is Direction.SOUTHBOUND else 0,
-                    keylog=recorder.keylog if tapped else None,
-                    tap=recorder.tap(ex.label, v.kind) if tapped else None)
+                    # nginx ignores both for its own servers; its southbound TLS backend is Twisted's
+                    keylog=recorder.keylog, tap=recorder.tap(ex.label, v.kind))
                 if on_progress:
                     on_progress(f"{ex.label} {v.kind}: starting on port {v.front_port}")
                 try:
@@ -272,6 +302,8 @@ def open_room(options: Options, *, on_progress: Any = None) -> Iterator[Room]:
                 except PortInUse as exc:
                     raise PortInUse(exc.host, exc.port, plan_hint(options.base_port)) from None
                 room.live[(ex.label, v.kind)] = Live(ex, v, deployment, request)
+        if not tapped:
+            stack.enter_context(_access_watch(room))
         room.dashboard_url = stack.enter_context(dashboard.serve(room))
         handout.write(room)
         yield room
