@@ -227,3 +227,18 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert f"port {base + 10}" in proc.stderr and "--base-port" in proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_ctrl_c_stops_everything_exit_130(tmp_path: Path) -> None:
+    """SIGINT (Ctrl-C): exit 130, every port closed; the handout names the CA's fingerprint and the exercises."""
+    import signal
+
+    with workshop(tmp_path, "-s", "expired-server-cert", expect_exit=130) as w:
+        ports = [e["port"] for x in w.ready["exercises"] for v in x["variants"] for e in v["endpoints"]] + [w.base]
+        handout = w.raw("/handout.txt").decode()
+        assert "SHA-256 fingerprint" in handout and w.ready["exercises"][0]["name"] in handout
+        w.proc.send_signal(signal.SIGINT)
+        w.proc.wait(30)
+    for port in ports:
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"

@@ -12,11 +12,11 @@ from typing import Any
 TRUST_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Download the CA", ("curl -o workshop-ca.pem {dashboard}ca.pem",
                          "openssl x509 -in workshop-ca.pem -noout -fingerprint -sha256   # compare: {fingerprint}")),
-    ("Chromium / Chrome (a separate profile, so nothing else trusts it)", (
-        "mkdir -p /tmp/workshop-profile && certutil -d sql:/tmp/workshop-profile -N --empty-password",
-        'certutil -d sql:/tmp/workshop-profile -A -t "C,," -n workshop -i workshop-ca.pem',
-        "chromium --user-data-dir=/tmp/workshop-profile {dashboard}",
-        "(or: Settings > Privacy and security > Security > Manage certificates > Authorities > Import)")),
+    ("Chromium on Linux (its own HOME, so its NSS database and nothing else trusts the CA)", (
+        "mkdir -p /tmp/ws/.pki/nssdb && certutil -d sql:/tmp/ws/.pki/nssdb -N --empty-password",
+        'certutil -d sql:/tmp/ws/.pki/nssdb -A -t "C,," -n workshop -i workshop-ca.pem',
+        "HOME=/tmp/ws chromium --user-data-dir=/tmp/ws/profile {dashboard}",
+        "(Chrome elsewhere: Settings > Privacy and security > Security > Manage certificates > Import)")),
     ("Firefox (a new profile: firefox -P)", (
         "Settings > Privacy & Security > Certificates > View Certificates > Authorities > Import,",
         "choose workshop-ca.pem, tick 'Trust this CA to identify websites'.")),
