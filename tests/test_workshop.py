@@ -207,6 +207,14 @@ def test_answers_hints_proof_and_progress_survive_a_restart(tmp_path: Path, cata
         assert curl(command, w.ready["ca_file"]).returncode == 0
         wait_for(lambda: w.instructor()["students"][0]["exercises"][label]["proved"])
         order = [(x["name"], x["scenario"]) for x in w.instructor()["exercises"]]
+        import urllib.error
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            w.get("/api/instructor?key=wrong")
+        assert denied.value.code == 403
+        assert w.ready["instructor"].split("key=")[1] not in w.raw("/").decode()
+        observed = next(v for x in w.get(f"/api/state?token={token}")["exercises"] if x["name"] == label
+                        for v in x["variants"] if v["variant"] == "fault")
+        assert observed["observed"].startswith("failed: the client saw")  # curl's attempt above, as the lab saw it
         key = w.ready["instructor"]
     with workshop(tmp_path, *args, state=state, base=base) as w:  # a restart: the same file
         assert w.ready["instructor"] == key

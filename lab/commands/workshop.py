@@ -62,6 +62,9 @@ def workshop(
         if reach := exposure(bind):
             err.print(f"warning: --bind {bind} listens on {reach}:\n  other machines can connect to the lab's "
                       "deliberately broken servers (default: 127.0.0.1).")
+        if bind in ("0.0.0.0", "::") and not any(_is_ip(n) for n in names or ()):
+            err.print(f"warning: --bind {bind} and no address in --name: the certificates cover no address students "
+                      "can reach; add --name with this machine's address (e.g. --name 192.0.2.10).")
         options = Options(scenarios=chosen, names=tuple(names or ()), bind=bind, base_port=base_port, fixed=fixed,
                           backend=backend, state=state, directory=directory, scenarios_dir=scenarios_dir)
         try:
@@ -77,6 +80,16 @@ def workshop(
             if not as_json:
                 err.print("stopped; nothing left running.")
             raise typer.Exit(interrupted_code(exc)) from None
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _print_ready(ready: dict, new_root: bool) -> None:  # type: ignore[type-arg]

@@ -85,6 +85,7 @@ function variantBlock(v) {
   }
   const st = v.status;
   box.append(el("div", {class: "muted", text: `listening; ${st.connections} connections, ${st.requests} answered`}));
+  if (v.observed) box.append(el("div", {class: "observed", text: "last attempt: " + v.observed}));
   if (v.client_files.length) {
     const p = el("div", {text: "client certificate: "});
     for (const f of v.client_files) { p.append(el("a", {href: f, download: "", text: f.split("/").pop()}), " "); }

@@ -142,12 +142,15 @@ class Room:
 
     def _variant_view(self, live: Live, token: str | None) -> dict[str, Any]:
         connections, requests = self.recorder.counts(live.exercise.label, live.variant.kind)
+        ladders = self.recorder.ladders(live.exercise.label, live.variant.kind)
+        observed = next((line[3:] for ladder in ladders[:1] for line in ladder["lines"] if line.startswith("=> ")), None)
         return {"variant": live.variant.kind, "endpoints": self.endpoints(live),
                 "commands": self.try_commands(live, token),
                 "client_files": [f"/files/{live.exercise.label}/{live.variant.kind}/{n}"
                                  for n in (CLIENT_CERT, CLIENT_KEY)] if self._client_files(live, True) else [],
                 "status": {"listening": True, "connections": connections, "requests": requests},
-                "ladders": self.recorder.ladders(live.exercise.label, live.variant.kind)}
+                "observed": observed,  # what the latest connection's client saw (the ladder's verdict)
+                "ladders": ladders}
 
     def student_view(self, token: str | None) -> dict[str, Any]:
         name = self.state.student(token) if token else None
