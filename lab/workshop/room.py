@@ -143,7 +143,7 @@ class Room:
     def _variant_view(self, live: Live, token: str | None) -> dict[str, Any]:
         connections, requests = self.recorder.counts(live.exercise.label, live.variant.kind)
         ladders = self.recorder.ladders(live.exercise.label, live.variant.kind)
-        observed = next((line[3:] for ladder in ladders[:1] for line in ladder["lines"] if line.startswith("=> ")), None)
+        observed = _verdict(ladders[0]["lines"]) if ladders else None
         return {"variant": live.variant.kind, "endpoints": self.endpoints(live),
                 "commands": self.try_commands(live, token),
                 "client_files": [f"/files/{live.exercise.label}/{live.variant.kind}/{n}"
@@ -224,6 +224,15 @@ class Room:
         name = self.state.student(token)
         if name is not None:
             self.state.prove(name, self.exercise(label).scenario.id)
+
+
+def _verdict(lines: list[str]) -> str | None:
+    """A ladder's closing verdict (``=> failed: the client saw ...``, wrapped lines joined)."""
+    for i, line in enumerate(lines):
+        if line.startswith("=> "):
+            rest = [x.strip() for x in lines[i + 1:] if x.startswith("   ")]
+            return " ".join([line[3:], *rest])
+    return None
 
 
 @contextlib.contextmanager
