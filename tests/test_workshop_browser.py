@@ -19,9 +19,8 @@ import pytest
 
 from lab.probes.browser import chromium_path
 from lab.scenario import Catalog
-from tests.conftest import skip_or_fail
-from tests.test_workshop import _assert_neutral
-from tests.workshop_support import TOKEN_RE, workshop
+from conftest import skip_or_fail
+from workshop_support import TOKEN_RE, assert_neutral, workshop
 
 SCENARIOS = ("expired-server-cert", "hostname-mismatch", "incomplete-chain")
 SWITCHES = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
@@ -60,7 +59,7 @@ def test_dashboard_full_exercise_in_chromium_offline(tmp_path: Path) -> None:
                 # exercise: the whole catalogue) is the only place titles appear.
                 shown = page.evaluate("(() => { const c = document.querySelector('#exercises').cloneNode(true);"
                                       " c.querySelectorAll('select').forEach(s => s.remove()); return c.textContent; })()")
-                _assert_neutral(shown, chosen)
+                assert_neutral(shown, chosen)
                 for select in page.locator("article.ex select").all():
                     values = [v for v in select.locator("option").evaluate_all("os => os.map(o => o.value)") if v]
                     assert sorted(values) == sorted(catalog.ids)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lab.nginx.engine import PID_LABEL, docker_client
 from nginx_support import require_docker
-from tests.workshop_support import TOKEN_RE, curl, wait_for, workshop
+from workshop_support import TOKEN_RE, curl, wait_for, workshop
 
 
 def test_nginx_workshop_fault_fix_and_proof(tmp_path: Path) -> None:

@@ -124,3 +124,14 @@ def wait_for(predicate: Any, timeout: float = 10.0) -> Any:
 
 
 TOKEN_RE = re.compile(r"/s/([A-Za-z0-9_-]+)")
+
+
+def giveaways(s) -> list[str]:  # type: ignore[no-untyped-def]
+    words = [s.id, s.title, s.fault, s.expect.documented] + [r.name for r in s.resolutions] + [r.summary for r in s.resolutions]
+    return [w for w in words if w and len(w) > 3]
+
+
+def assert_neutral(text: str, scenarios: list) -> None:  # type: ignore[type-arg]
+    for s in scenarios:
+        for word in giveaways(s):
+            assert word.lower() not in text.lower(), f"{word!r} gives {s.id} away"
