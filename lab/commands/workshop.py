@@ -18,23 +18,24 @@ from lab.servers.base import exposure
 
 
 def workshop(
-    bind: Annotated[str, typer.Option("--bind", help="Address to listen on (default loopback only). Naming another "
+    bind: Annotated[str, typer.Option("--bind", metavar="ADDR", help="Address to listen on (default loopback only). Naming another "
                                       "address exposes the lab's deliberately broken servers to that network.")] = "127.0.0.1",
-    names: Annotated[Optional[list[str]], typer.Option("--name", help="A DNS name or IP address students use to reach "
+    names: Annotated[Optional[list[str]], typer.Option("--name", metavar="NAME", help="A DNS name or IP address students use to reach "
                      "this machine (repeatable); certificates and the CA's name constraints cover exactly these.",
                      show_default=False)] = None,
-    scenarios: Annotated[Optional[list[str]], typer.Option("--scenarios", "-s", help="Serve only these scenarios "
+    scenarios: Annotated[Optional[list[str]], typer.Option("--scenario", "-s", metavar="ID", help="Serve only these scenarios "
                          "(repeatable, or comma-separated); default: all.", show_default=False)] = None,
     fixed: Annotated[bool, typer.Option("--fixed", help="Also serve each scenario's fixed variant (its recommended "
                                         "resolution): students prove their fix against it.")] = False,
-    base_port: Annotated[int, typer.Option("--base-port", help="The dashboard's port; exercise N is on BASE+10*N "
+    base_port: Annotated[int, typer.Option("--base-port", metavar="PORT", help="The dashboard's port; exercise N is on BASE+10*N "
                                            "(fixed variant BASE+10*N+5).")] = 8400,
-    backend: Annotated[str, typer.Option("--backend", "-b", help="twisted (in-process, default) or nginx (Docker).")] = "twisted",
-    state: Annotated[Optional[Path], typer.Option("--state", help="The progress file (SQLite); default: "
+    backend: Annotated[str, typer.Option("--backend", "-b", metavar="NAME", help="twisted (in-process, default) or nginx (Docker).")] = "twisted",
+    state: Annotated[Optional[Path], typer.Option("--state", metavar="FILE", help="The progress file (SQLite); default: "
                      "the state directory's workshop/progress.sqlite.", show_default=False)] = None,
-    directory: Annotated[Optional[Path], typer.Option("--dir", help="Where the room's certificates and handout go; "
+    directory: Annotated[Optional[Path], typer.Option("--dir", metavar="DIR", help="Where the room's certificates and handout go; "
                          "default: beside the progress file.", show_default=False)] = None,
-    scenarios_dir: Annotated[Optional[Path], typer.Option("--scenarios-dir", help="Your own scenario files.",
+    scenarios_dir: Annotated[Optional[Path], typer.Option("--scenarios", metavar="DIR", help="Scenario directory, as in every "
+                             "command (default: the repo's scenarios/; env TLSLAB_SCENARIOS). Choose scenarios with -s.",
                              show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line once everything is ready.")] = False,
 ) -> None:
@@ -47,16 +48,19 @@ def workshop(
 
     Examples:
 
-      tlslab workshop --fixed                                   # this machine only
+      tlslab workshop --fixed
 
       tlslab workshop --bind 192.0.2.10 --name lab.example.internal --fixed
 
-      tlslab workshop -s expired-server-cert -s hostname-mismatch --fixed --json
+      tlslab workshop -s expired-server-cert,hostname-mismatch --fixed --json
     """
     from lab.workshop import Options, open_room
 
     with lab_errors():
         chosen = tuple(x.strip() for item in (scenarios or []) for x in item.split(",") if x.strip())
+        if scenarios_dir is not None and not scenarios_dir.is_dir():
+            raise UserInputError(f"--scenarios {scenarios_dir}: not a directory. --scenarios is the scenario directory, "
+                                 "as in every command; choose scenarios with -s ID (repeatable)")
         if backend not in ("twisted", "nginx"):
             raise UserInputError(f"--backend {backend!r}: choose twisted or nginx")
         if reach := exposure(bind):
@@ -109,8 +113,8 @@ def _print_ready(ready: dict, new_root: bool) -> None:  # type: ignore[type-arg]
 def answer(
     exercise: Annotated[str, typer.Argument(metavar="EXERCISE", help="The exercise, e.g. exercise-07.")],
     cause: Annotated[str, typer.Argument(metavar="CAUSE", help="The cause: a scenario id (see 'tlslab list').")],
-    name: Annotated[str, typer.Option("--name", help="Your name, as on the dashboard.")],
-    dashboard: Annotated[str, typer.Option("--dashboard", help="The dashboard's URL.")] = "http://127.0.0.1:8400/",
+    name: Annotated[str, typer.Option("--name", metavar="NAME", help="Your name, as on the dashboard.")],
+    dashboard: Annotated[str, typer.Option("--dashboard", metavar="URL", help="The dashboard's URL.")] = "http://127.0.0.1:8400/",
     as_json: Annotated[bool, typer.Option("--json", help="Print the grade as JSON.")] = False,
 ) -> None:
     """Submit the cause of a workshop exercise; a wrong answer gets a hint.
