@@ -130,8 +130,8 @@ def test_certificates_verify_for_the_room_and_reject_a_forged_outside_name(tmp_p
     """openssl verify: an exercise's leaf for the named host passes; a leaf for another name, signed by the root, fails."""
     require_tool("openssl")
     room = tmp_path / "room"
-    with workshop(tmp_path, "--name", "lab.example.internal", "--dir", str(room), "-s", "expired-server-cert",
-                  "-s", "hostname-mismatch") as w:
+    with workshop(tmp_path, "--name", "lab.example.internal", "--name", "192.0.2.10", "--dir", str(room),
+                  "-s", "expired-server-cert", "-s", "hostname-mismatch", "--fixed") as w:
         x = _by_scenario(w)["hostname-mismatch"]
         ca = w.ready["ca_file"]
         name = x["variants"][0]["endpoints"][0]["servername"]
@@ -141,6 +141,14 @@ def test_certificates_verify_for_the_room_and_reject_a_forged_outside_name(tmp_p
         ok = subprocess.run(["openssl", "verify", "-CAfile", ca, "-untrusted", str(chain), "-verify_hostname", name,
                              str(leaf)], capture_output=True, text=True)
         assert ok.returncode == 0, ok.stdout + ok.stderr
+        # the renewed leaf of the other exercise, for the named address (a student without DNS connects by IP)
+        other = _by_scenario(w)["expired-server-cert"]["name"]
+        by_ip = subprocess.run(["openssl", "verify", "-CAfile", ca, "-untrusted", str(room / other / "intermediate.pem"),
+                                "-verify_ip", "192.0.2.10", str(room / other / "server.pem")], capture_output=True, text=True)
+        assert by_ip.returncode == 0, by_ip.stdout + by_ip.stderr
+        wrong_ip = subprocess.run(["openssl", "verify", "-CAfile", ca, "-untrusted", str(room / other / "intermediate.pem"),
+                                   "-verify_ip", "192.0.2.11", str(room / other / "server.pem")], capture_output=True, text=True)
+        assert wrong_ip.returncode != 0
         for key in (room / "ca").glob("*.key"):
             assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
         for key in (room / label).glob("*.key"):
@@ -159,6 +167,7 @@ def test_certificates_verify_for_the_room_and_reject_a_forged_outside_name(tmp_p
         constraints = subprocess.run(["openssl", "x509", "-in", ca, "-noout", "-ext", "nameConstraints"],
                                      capture_output=True, text=True).stdout
         assert "DNS:lab.example.internal" in constraints and "critical" in constraints
+        assert "IP:192.0.2.10/255.255.255.255" in constraints and "IP:127.0.0.0" not in constraints
 
 
 def test_answers_hints_proof_and_progress_survive_a_restart(tmp_path: Path, catalog: Catalog) -> None:

@@ -87,6 +87,14 @@ def test_dashboard_full_exercise_in_chromium_offline(tmp_path: Path) -> None:
                     f"document.querySelector('#{label} h2').textContent.includes('fix proven')", timeout=10_000)
                 ladders = page.locator(f"#{label} .variant[data-variant=fixed] pre.ladder").all_inner_texts()
                 assert any("handshake completed" in l for l in ladders)
+                # The instructor view shows students' names as typed: text, never markup
+                evil = "<img src=/evil onerror=document.title='owned'>"
+                w.post("/api/join", {"name": evil})
+                page.goto(w.ready["instructor"], timeout=15_000)
+                page.wait_for_selector("#roomtable table", timeout=10_000)
+                assert evil in page.locator("#roomtable").inner_text()
+                assert "bob" in page.locator("#roomtable").inner_text()
+                assert page.title() != "owned" and not any(u.endswith("/evil") for u in asked)
                 offsite = [u for u in asked if not re.match(rf"^{re.escape(w.dashboard.rstrip('/'))}/", u)]
                 assert offsite == [], f"the page asked beyond the dashboard: {offsite}"
             finally:
