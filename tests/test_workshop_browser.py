@@ -88,13 +88,13 @@ def test_dashboard_full_exercise_in_chromium_offline(tmp_path: Path) -> None:
                 ladders = page.locator(f"#{label} .variant[data-variant=fixed] pre.ladder").all_inner_texts()
                 assert any("handshake completed" in l for l in ladders)
                 # The instructor view shows students' names as typed: text, never markup
-                evil = "<img src=/evil onerror=document.title='owned'>"
+                evil = "<img src=/evil onerror=alert(1)>"
                 w.post("/api/join", {"name": evil})
                 page.goto(w.ready["instructor"], timeout=15_000)
                 page.wait_for_selector("#roomtable table", timeout=10_000)
                 assert evil in page.locator("#roomtable").inner_text()
                 assert "bob" in page.locator("#roomtable").inner_text()
-                assert page.title() != "owned" and not any(u.endswith("/evil") for u in asked)
+                assert not any(u.endswith("/evil") for u in asked)  # the <img> was never built
                 offsite = [u for u in asked if not re.match(rf"^{re.escape(w.dashboard.rstrip('/'))}/", u)]
                 assert offsite == [], f"the page asked beyond the dashboard: {offsite}"
             finally:
