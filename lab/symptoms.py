@@ -173,6 +173,9 @@ RULES: tuple[Rule, ...] = (
     # clause after it tells which: "x509: certificate has expired or is not yet valid: current time
     # 2026-12-01T20:00:00Z is before 2026-12-02T...".
     _r(r"certificate has expired or is not yet valid: current time \S+ is before", Kind.VERIFY, "not-yet-valid"),
+    # nginx 1.22.1's error log (proxy_ssl_verify on, southbound): 'upstream SSL certificate does not match
+    # "myorg.domain.lab.test" while SSL handshaking to upstream'.
+    _r(r'upstream SSL certificate does not match "', Kind.VERIFY, "hostname-mismatch"),
     # Go 1.19: "x509: certificate is valid for something.domain.lab.test, not myorg.domain.lab.test";
     # GnuTLS 3.7.9: "The name in the certificate does not match the expected."; NSS 3.87: SSL_ERROR_BAD_CERT_DOMAIN.
     _r(r"x509: certificate is (?:valid for .+, not |not valid for any names)|because it doesn't contain any IP SANs|"

@@ -320,3 +320,12 @@ REAL_WORDS = [
 def test_real_words_normalise(raw: str, symptom: str) -> None:
     from lab.symptoms import normalise
     assert str(normalise(raw)) == symptom
+
+
+def test_nginx_upstream_name_mismatch_words() -> None:
+    """nginx 1.22.1's error log, southbound with proxy_ssl_verify on (copied from a real run)."""
+    from lab.symptoms import normalise
+    raw = ('2026/12/01 20:19:51 [error] 7#7: *2 upstream SSL certificate does not match "myorg.domain.lab.test" '
+           'while SSL handshaking to upstream, client: 127.0.0.1, server: , request: "GET / HTTP/1.1", '
+           'upstream: "https://127.0.0.1:34229/", host: "127.0.0.1:45465"')
+    assert str(normalise(raw)) == "verify:hostname-mismatch"
