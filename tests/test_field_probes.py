@@ -329,3 +329,48 @@ def test_nginx_upstream_name_mismatch_words() -> None:
            'while SSL handshaking to upstream, client: 127.0.0.1, server: , request: "GET / HTTP/1.1", '
            'upstream: "https://127.0.0.1:34229/", host: "127.0.0.1:45465"')
     assert str(normalise(raw)) == "verify:hostname-mismatch"
+
+
+def _session_members(sid: int) -> list[str]:
+    """Processes still in session `sid` (a child keeps its session after its parent dies)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != sid:
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[3]) == sid:  # state ppid pgrp session
+                found.append(stat[stat.index("(") + 1:stat.rindex(")")])
+    return found
+
+
+def test_ctrl_c_leaves_no_probe_process(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """SIGINT to the lab alone (not its process group, as a terminal would): it must end its Go and
+    Node processes and remove the NSS databases itself."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    for name in ("go", "node", "nss"):
+        require_probe(PROBES[name]())
+    ensure_built()  # a cold build is not what this test measures
+    env = {**cli_env, "TMPDIR": str(tmp_path)}  # the NSS databases' directory, this run's alone
+    proc = subprocess.Popen([sys.executable, "-m", "lab", "run", "--all", "--client", "go,node,nss"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert proc.stderr is not None
+    assert proc.stderr.read(1)  # progress has started
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not (
+            {"tlsprobe", "node"} <= set(_session_members(proc.pid)) and list(tmp_path.glob("tlslab-nss-*"))):
+        time.sleep(0.05)
+    assert {"tlsprobe", "node"} <= set(_session_members(proc.pid)), "the probes' processes should be running"
+    assert list(tmp_path.glob("tlslab-nss-*")), "the NSS probe's databases should exist"
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    time.sleep(0.2)
+    assert not _session_members(proc.pid), "a probe process outlived the run"
+    assert not list(tmp_path.glob("tlslab-nss-*"))
