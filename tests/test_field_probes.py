@@ -374,3 +374,21 @@ def test_ctrl_c_leaves_no_probe_process(cli_env: dict[str, str], tmp_path: Path)
     time.sleep(0.2)
     assert not _session_members(proc.pid), "a probe process outlived the run"
     assert not list(tmp_path.glob("tlslab-nss-*"))
+
+
+def test_gnutls_offers_the_spec_suites_and_only_their_parts() -> None:
+    """What gnutls-cli itself lists for the fault's priority: every suite of the spec, and the extra
+    combinations are of the same parts (the 128-bit fault offers nothing 256-bit)."""
+    import re
+    import subprocess
+    from conftest import require_tool
+    from lab.probes.suites import suite_codes
+    require_tool("gnutls-cli", "the gnutls probe")
+    spec = ClientSpec(max_protocol=Protocol.TLSv1_2, ciphers=FAULT)
+    listed = subprocess.run(["gnutls-cli", "-l", "--priority", priority(spec)], capture_output=True, text=True,
+                            timeout=10).stdout
+    offered = {int(a, 16) << 8 | int(b, 16) for a, b in re.findall(r"\t0x([0-9a-f]{2}), 0x([0-9a-f]{2})\t", listed)}
+    wanted = {code for code, _ in suite_codes(FAULT)}
+    assert wanted <= offered
+    assert offered - wanted == {0x003C}  # TLS_RSA_WITH_AES_128_CBC_SHA256: RSA x AES-128-CBC x SHA256
+    assert "AES_256" not in listed
