@@ -38,7 +38,7 @@ from lab.probes.java_probe import cache_root
 from lab.probes.jsonlines import LineProcess
 from lab.probes.suites import iana_suites
 from lab.specs import ClientSpec
-from lab.symptoms import http_symptom
+from lab.symptoms import http_symptom, lab_message
 from lab.tls import client_handshake
 
 SOURCE = Path(__file__).resolve().parent / "go" / "tlsprobe.go"
@@ -186,7 +186,10 @@ class GoProbe(ProbeBase):
             except TimeoutError as exc:
                 process.close()
                 self._process = None
-                return outcome_from_error(self.name, f"timed out: {exc}", started)
+                # The client's own deadline (spec.timeout) passed long ago: the probe process is stuck,
+                # which is the lab's failure, never the server's timeout symptom.
+                return outcome_from_error(self.name, lab_message(f"{exc}; its process was replaced"), started,
+                                          judged_by=LAB)
         if "bad_request" in result:
             raise LabError(f"the Go probe could not use its inputs: {result['bad_request']}")
         judged_by = LAB if result.get("judged_by") == LAB else CLIENT

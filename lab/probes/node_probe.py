@@ -28,7 +28,7 @@ from lab.errors import LabError, ToolMissing
 from lab.probes.base import CLIENT, LAB, ClientFiles, Outcome, ProbeBase, Target, outcome_from_error, which
 from lab.probes.jsonlines import LineProcess
 from lab.specs import ClientSpec
-from lab.symptoms import http_symptom
+from lab.symptoms import http_symptom, lab_message
 from lab.tls import Protocol, client_handshake
 
 SOURCE = Path(__file__).resolve().parent / "node" / "tlsprobe.js"
@@ -116,7 +116,10 @@ class NodeProbe(ProbeBase):
             except TimeoutError as exc:
                 process.close()
                 self._process = None
-                return outcome_from_error(self.name, f"timed out: {exc}", started)
+                # The client's own deadline (spec.timeout) passed long ago: the probe process is stuck,
+                # which is the lab's failure, never the server's timeout symptom.
+                return outcome_from_error(self.name, lab_message(f"{exc}; its process was replaced"), started,
+                                          judged_by=LAB)
         if "bad_request" in result:
             raise LabError(f"the Node probe could not use its inputs: {result['bad_request']}")
         judged_by = LAB if result.get("judged_by") == LAB else CLIENT
