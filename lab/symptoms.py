@@ -186,7 +186,8 @@ RULES: tuple[Rule, ...] = (
     _r(r"x509: certificate signed by unknown authority|The certificate issuer is unknown|SEC_ERROR_UNKNOWN_ISSUER",
        Kind.VERIFY, "unknown-issuer"),
     # GnuTLS 3.7.9: "The certificate chain uses expired certificate." / "... uses not yet valid certificate.";
-    # NSS 3.87: SEC_ERROR_EXPIRED_CERTIFICATE ("Peer's Certificate has expired.").
+    # NSS 3.87: SEC_ERROR_EXPIRED_CERTIFICATE ("Peer's Certificate has expired."), also for a certificate
+    # that is not yet valid: NSS's words do not tell them apart, so neither can the symptom.
     _r(r"The certificate chain uses expired certificate|SEC_ERROR_EXPIRED(?:_ISSUER)?_CERTIFICATE", Kind.VERIFY, "expired"),
     _r(r"The certificate chain uses not yet valid certificate", Kind.VERIFY, "not-yet-valid"),
     # Only a *name* that does not match: "private key does not match certificate" is a broken set-up.

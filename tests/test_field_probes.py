@@ -392,3 +392,23 @@ def test_gnutls_offers_the_spec_suites_and_only_their_parts() -> None:
     assert wanted <= offered
     assert offered - wanted == {0x003C}  # TLS_RSA_WITH_AES_128_CBC_SHA256: RSA x AES-128-CBC x SHA256
     assert "AES_256" not in listed
+
+
+@pytest.mark.parametrize("offset,symptom", [(0.0, "ok"), (3650.0, "verify:expired"), (-3650.0, "verify:not-yet-valid")])
+def test_clock_offset_reaches_the_certificate_check(probes: list[Probe], pki: Pki, catalog: Catalog,
+                                                    offset: float, symptom: str) -> None:
+    """The renewed certificate, seen from a clock ten years ahead or behind: each probe's own check
+    (Go: tls.Config.Time; Node, GnuTLS, NSS: libfaketime) must call it expired / not yet valid."""
+    from lab.servers.base import DeployRequest
+    scenario = catalog.get("expired-server-cert")
+    server, client = scenario.specs(scenario.resolution("renew-server-certificate"))
+    client = dataclasses.replace(client, clock_offset_days=offset)
+    request = DeployRequest(scenario, server, client, scenario.direction, pki)
+    with make_backend("twisted").deploy(request) as deployment:
+        for probe in probes:
+            assert probe.unsupported_reason(client) is None, probe.name
+            outcome = probe.run(deployment.tls_target, client, ClientFiles.for_spec(client, pki))
+            # NSS 3.87 words a certificate that is not yet valid as expired too: "SEC_ERROR_EXPIRED_CERTIFICATE:
+            # Peer's Certificate has expired." (tstclnt, clock 10 years behind)
+            wanted = "verify:expired" if probe.name == "nss" and offset < 0 else symptom
+            assert str(outcome.symptom) == wanted and outcome.judged_by == "client", (probe.name, outcome)

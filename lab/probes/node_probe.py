@@ -11,9 +11,12 @@ line each way. The spec maps onto Node's TLS options:
   (with Node's own ``tls.checkServerIdentity``): that name verdict is judged by the lab;
 * trust -> ``ca``; the client certificate -> ``cert``/``key``.
 
+A skewed clock: Node has no clock option, so a spec with ``clock_offset_days`` gets a second
+``node`` process of its own under libfaketime (``LD_PRELOAD``, monotonic clocks left real), as
+curl does; one process per distinct offset, all ended with the block.
+
 Not applicable, honestly: revocation (Node can request a staple, ``requestOCSP``, and hands it
-to an ``'OCSPResponse'`` listener, but never validates it) and a skewed clock (Node has no clock
-option; its verification reads the machine's time).
+to an ``'OCSPResponse'`` listener, but never validates it).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 from lab.errors import LabError, ToolMissing
 from lab.probes.base import CLIENT, LAB, ClientFiles, Outcome, ProbeBase, Target, outcome_from_error, which
+from lab.probes.curl import faketime_env, faketime_library
 from lab.probes.jsonlines import LineProcess
 from lab.specs import ClientSpec
 from lab.symptoms import http_symptom, lab_message
@@ -62,11 +66,13 @@ class NodeProbe(ProbeBase):
                        "listener, but never validates it")
 
     def clock_offset_reason(self) -> str | None:
-        return "Node's certificate check reads the machine's clock and has no option to change it"
+        if faketime_library() is None:
+            return "Node has no clock option and libfaketime is not installed (Debian: apt-get install faketime)"
+        return None
 
     def __init__(self, node: str = "node") -> None:
         self.node = node
-        self._process: LineProcess | None = None
+        self._processes: dict[float, LineProcess] = {}  # by clock offset (days); 0: the real clock
         self._entered = False
         self._lock = threading.Lock()
         self.starts = 0
@@ -75,6 +81,11 @@ class NodeProbe(ProbeBase):
         if which(self.node) is None:
             return f"the '{self.node}' command is not installed (Debian: apt-get install {NODE_PACKAGE})"
         return None
+
+    @property
+    def _process(self) -> LineProcess | None:
+        """The process on the real clock."""
+        return self._processes.get(0.0)
 
     @property
     def pid(self) -> int | None:
@@ -95,14 +106,15 @@ class NodeProbe(ProbeBase):
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self._entered = False
-        if self._process is not None:
-            self._process.close()
-            self._process = None
+        while self._processes:
+            self._processes.popitem()[1].close()
 
-    def _start(self) -> LineProcess:
-        self._process = LineProcess([self.node, str(SOURCE)], label="Node")
+    def _start(self, offset_days: float = 0.0) -> LineProcess:
+        env = faketime_env(offset_days) if offset_days else None
+        process = LineProcess([self.node, str(SOURCE)], label="Node", env=env)
+        self._processes[offset_days] = process
         self.starts += 1
-        return self._process
+        return process
 
     def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome:
         if not self._entered:
@@ -110,12 +122,13 @@ class NodeProbe(ProbeBase):
         started = time.monotonic()
         request = request_for(target, spec, files)
         with self._lock:
-            process = self._process or self._start()
+            offset = float(spec.clock_offset_days)
+            process = self._processes.get(offset) or self._start(offset)
             try:
                 result = process.ask(request, timeout=spec.timeout + 5)
             except TimeoutError as exc:
                 process.close()
-                self._process = None
+                del self._processes[offset]
                 # The client's own deadline (spec.timeout) passed long ago: the probe process is stuck,
                 # which is the lab's failure, never the server's timeout symptom.
                 return outcome_from_error(self.name, lab_message(f"{exc}; its process was replaced"), started,
