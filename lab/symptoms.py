@@ -267,8 +267,10 @@ RULES: tuple[Rule, ...] = (
     _r(r"unexpected eof|EOF occurred in violation of protocol|connection reset|Connection closed|"
        r"Remote host terminated|Empty reply from server|SSL_ERROR_SYSCALL|ConnectionLost|"
        r"ERR_CONNECTION_(?:CLOSED|RESET)|ERR_EMPTY_RESPONSE|closed by peer|SSLEOFError|"
-       # GnuTLS 3.7.9: "*** Fatal error: The TLS connection was non-properly terminated."
-       r"The TLS connection was non-properly terminated|"
+       # GnuTLS 3.7.9: "The TLS connection was non-properly terminated." (gnutls_strerror of
+       # GNUTLS_E_PREMATURE_TERMINATION); a TCP reset mid-exchange: "*** Fatal error: Error in the pull
+       # function. | *** Server has terminated the connection abnormally." (gnutls-cli, seen by hand)
+       r"The TLS connection was non-properly terminated|Server has terminated the connection abnormally|"
        # nginx's error log: "peer closed connection in SSL handshake", "upstream prematurely closed connection"
        r"(?:peer|prematurely) closed connection",
        Kind.CLOSED),

@@ -290,6 +290,8 @@ REAL_WORDS = [
     ("- Status: The certificate is NOT trusted. The name in the certificate does not match the expected.",
      "verify:hostname-mismatch"),
     ("*** Fatal error: A packet with illegal or unsupported version was received.", "negotiation:protocol-version"),
+    # a server that resets the TCP connection after its first bytes (Python ssl, no close_notify), by hand
+    ("*** Fatal error: Error in the pull function. | *** Server has terminated the connection abnormally.", "closed"),
     ("- Status: The certificate is NOT trusted. The certificate chain is revoked.", "revocation:revoked"),
     ("- Status: The certificate is NOT trusted. The certificate requires the server to include an OCSP status in "
      "its response, but the OCSP status is missing.", "revocation:no-staple"),
