@@ -223,6 +223,10 @@ RULES: tuple[Rule, ...] = (
     _r(r"remote error: tls: protocol version not supported", Kind.ALERT, "protocol_version"),
     _r(r"remote error: tls: revoked certificate", Kind.ALERT, "certificate_revoked"),
     _r(r"remote error: tls: unsupported certificate", Kind.ALERT, "unsupported_certificate"),
+    # ... and the rest of Go's alertText that is not the RFC name spelt with spaces
+    _r(r"remote error: tls: unknown certificate(?! authority)", Kind.ALERT, "certificate_unknown"),
+    _r(r"remote error: tls: error decoding message", Kind.ALERT, "decode_error"),
+    _r(r"remote error: tls: error decrypting message", Kind.ALERT, "decrypt_error"),
     _r(r"remote error: tls: ([a-z ]+?)(?=\s*(?:$|[:,(\]'\"]))", Kind.ALERT),
     # GnuTLS 3.7.9: "*** Received alert [40]: Handshake failed" (the number is the alert).
     _r(r"Received alert \[(\d+)\]", Kind.ALERT),

@@ -414,3 +414,16 @@ def test_clock_offset_reaches_the_certificate_check(probes: list[Probe], pki: Pk
             # Peer's Certificate has expired." (tstclnt, clock 10 years behind)
             wanted = "verify:expired" if probe.name == "nss" and offset < 0 else symptom
             assert str(outcome.symptom) == wanted and outcome.judged_by == "client", (probe.name, outcome)
+
+
+@pytest.mark.parametrize(("text", "alert"), [
+    # Go 1.19 crypto/tls alertText (alert.go) for the alerts whose Go words are not the RFC names
+    ("unknown certificate authority", "unknown_ca"), ("unknown certificate", "certificate_unknown"),
+    ("expired certificate", "certificate_expired"), ("revoked certificate", "certificate_revoked"),
+    ("protocol version not supported", "protocol_version"), ("error decoding message", "decode_error"),
+    ("no application protocol", "no_application_protocol"), ("bad record MAC", "bad_record_mac"),
+    ("unrecognized name", "unrecognized_name"), ("bad certificate", "bad_certificate"),
+])
+def test_go_alert_words(text: str, alert: str) -> None:
+    from lab.symptoms import normalise
+    assert str(normalise(f'Get "https://api.lab.test:4433/": remote error: tls: {text}')) == f"alert:{alert}"
