@@ -227,6 +227,7 @@ RULES: tuple[Rule, ...] = (
     _r(r"remote error: tls: unknown certificate(?! authority)", Kind.ALERT, "certificate_unknown"),
     _r(r"remote error: tls: error decoding message", Kind.ALERT, "decode_error"),
     _r(r"remote error: tls: error decrypting message", Kind.ALERT, "decrypt_error"),
+    _r(r"remote error: tls: insufficient security level", Kind.ALERT, "insufficient_security"),
     _r(r"remote error: tls: ([a-z ]+?)(?=\s*(?:$|[:,(\]'\"]))", Kind.ALERT),
     # GnuTLS 3.7.9: "*** Received alert [40]: Handshake failed" (the number is the alert).
     _r(r"Received alert \[(\d+)\]", Kind.ALERT),
