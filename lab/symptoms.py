@@ -140,11 +140,7 @@ RULES: tuple[Rule, ...] = (
     _r(r"x509: certificate is valid for .+, not |x509: certificate is not valid for any names|"
        r"certificate relies on legacy Common Name field", Kind.VERIFY, "hostname-mismatch"),
     _r(r"x509: certificate signed by unknown authority", Kind.VERIFY, "unknown-issuer"),
-    _r(r"remote error: tls: unknown certificate authority", Kind.ALERT, "unknown_ca"),
-    _r(r"remote error: tls: expired certificate", Kind.ALERT, "certificate_expired"),
-    _r(r"remote error: tls: unknown certificate\b", Kind.ALERT, "certificate_unknown"),
-    _r(r"remote error: tls: protocol version not supported", Kind.ALERT, "protocol_version"),
-    _r(r"remote error: tls: ([a-z ]+?)\s*$", Kind.ALERT),
+    # (Go's alert words, "remote error: tls: ...", are one block below, with the other alerts.)
     _r(r"tls: first record does not look like a TLS handshake", Kind.NEGOTIATION, "wrong-version"),
     # Node.js error codes, when only the code was pasted (its messages are OpenSSL's words).
     _r(r"UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|SELF_SIGNED_CERT_IN_CHAIN",
@@ -341,12 +337,6 @@ RULES: tuple[Rule, ...] = (
     _r(r"SSL_ERROR_BAD_CERT_STATUS_RESPONSE_ALERT", Kind.ALERT, "bad_certificate_status_response"),
     _r(r"SSL_ERROR_([A-Z_]+?)_ALERT\b", Kind.ALERT),
     _r(r"Received fatal alert: (\w+)", Kind.ALERT),
-    # Go crypto/tls names alerts in its own words ("remote error: tls: unknown certificate authority").
-    _r(r"remote error: tls: unknown certificate authority", Kind.ALERT, "unknown_ca"),
-    _r(r"remote error: tls: expired certificate", Kind.ALERT, "certificate_expired"),
-    _r(r"remote error: tls: protocol version not supported", Kind.ALERT, "protocol_version"),
-    _r(r"remote error: tls: insufficient security level", Kind.ALERT, "insufficient_security"),
-    _r(r"remote error: tls: ([a-z ]+?)\s*$", Kind.ALERT),
     _r(r"SSL alert number (\d+)", Kind.ALERT),
     _r(r"alert_(\w+?)(?:'|\"|\)|\s|$)", Kind.ALERT),
     # --- this client could not negotiate by itself ---------------------------------------
@@ -399,7 +389,7 @@ RULES: tuple[Rule, ...] = (
 REASONS: dict[Kind, tuple[str, ...]] = {
     Kind.VERIFY: ("hostname-mismatch", "expired", "not-yet-valid", "unknown-issuer", "self-signed", "failed"),
     Kind.REVOCATION: ("no-staple", "revoked", "unknown", "expired-response", "not-yet-valid-response",
-                      "untrusted-signer", "responder-error", "malformed", "unavailable"),
+                      "untrusted-signer", "responder-error", "malformed", "unavailable", "old-or-invalid"),
     Kind.NEGOTIATION: ("protocol-version", "no-ciphers", "no-protocols", "wrong-version", "version-or-cipher",
                        "protocol-error"),
 }

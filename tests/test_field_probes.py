@@ -373,8 +373,10 @@ def test_ctrl_c_leaves_no_probe_process(cli_env: dict[str, str], tmp_path: Path)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stderr
-    time.sleep(0.2)
-    assert not _session_members(proc.pid), "a probe process outlived the run"
+    deadline = time.monotonic() + 5  # a worker's last tool run may still be reaped on a loaded machine
+    while _session_members(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _session_members(proc.pid), f"a probe process outlived the run: {_session_members(proc.pid)}"
     assert not list(tmp_path.glob("tlslab-nss-*"))
 
 
