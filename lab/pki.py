@@ -335,9 +335,16 @@ _HELD: dict[Path, IO[bytes]] = {}  # generation -> open file with our shared loc
 
 
 def current_generation(base: Path) -> Path | None:
-    """The generation ``base/current`` points at, or None when there is none yet."""
+    """The generation ``base/current`` points at, or None when there is none yet.
+
+    A ``current`` that is a directory, not a link (a certs directory copied without keeping its
+    links: ``cp -r``, ``shutil.copytree``), is a generation too.
+    """
+    current = base / CURRENT
+    if current.is_dir() and not current.is_symlink():
+        return current
     try:
-        target = os.readlink(base / CURRENT)
+        target = os.readlink(current)
     except OSError:
         return None
     generation = base / target
@@ -397,9 +404,12 @@ def _new_generation(base: Path) -> Path:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    current = base / CURRENT
+    if current.is_dir() and not current.is_symlink():  # a copied generation: keep it as one, by name
+        os.rename(current, base / f"{GENERATION_PREFIX}copied-{secrets.token_hex(3)}")
     link = base / f".{CURRENT}-{secrets.token_hex(4)}"
     os.symlink(generation.name, link)
-    os.replace(link, base / CURRENT)  # the one atomic step readers can observe
+    os.replace(link, current)  # the one atomic step readers can observe
     return generation
 
 

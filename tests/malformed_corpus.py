@@ -385,7 +385,8 @@ def run_flag_case(case: FlagCase, env: dict[str, str], certs: Path, tmp: Path,
     source = tmp / "certs-src"
     shutil.copytree(certs, source, ignore=shutil.ignore_patterns(".lock", ".staging-*"))
     if case.read_only_certs == "incomplete":
-        (source / "server.pem").unlink()  # the lab would have to write to complete it
+        generation = source / "current"  # certificate generations (lab/pki.py): the material lives there
+        (generation if generation.is_dir() else source).joinpath("server.pem").unlink()  # the lab must write to complete it
     with read_only(source) as ro:
         env["TLSLAB_CERTS"] = str(ro)
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=case.timeout, cwd=cwd)

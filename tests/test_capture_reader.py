@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.scenario import Catalog
 from lab.capture import read_capture
 from lab.capture import pcapfile
 from lab.errors import UserInputError
@@ -59,30 +60,18 @@ def test_not_a_capture_is_a_user_input_error_naming_the_file(tmp_path: Path, con
         read_capture(path)
 
 
-def test_failed_handshakes_feed_explain_when_it_is_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The wiring only (lab.explain is another package): the client's symptom goes in, candidates come out."""
-    import sys
-    import types
-
+def test_failed_handshakes_feed_explain(tmp_path: Path, catalog: Catalog) -> None:
+    """A server's handshake_failure alert in a capture goes through explain's ranking: the scenarios
+    whose fault is that alert come out, best first (the same answer as explain TEXT gives)."""
     from lab.capture import failed_handshakes
     from lab.commands.pcap import explain_handshake
+    from lab.explain import explain_symptoms
     from lab.symptoms import Kind, Symptom
 
-    seen: list[object] = []
-
-    class Candidate:
-        def __init__(self, scenario_id: str) -> None:
-            self.scenario_id = scenario_id
-
-    def explain_symptoms(symptoms, catalog, *, client_family=None):  # type: ignore[no-untyped-def]
-        seen.append((list(symptoms), client_family))
-        return types.SimpleNamespace(candidates=[Candidate("sni-required")], tell_apart=[])
-
-    fake = types.ModuleType("lab.explain")
-    fake.explain_symptoms = explain_symptoms  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "lab.explain", fake)
     path = _capture(tmp_path, [(True, HELLO), (False, bytes.fromhex("15030300020228"))])
     ((h, symptoms),) = failed_handshakes(read_capture(path))
     assert symptoms == (Symptom(Kind.ALERT, "handshake_failure"),)
-    names, _ = explain_handshake(h, catalog=object())
-    assert names == ["sni-required"] and seen == [([Symptom(Kind.ALERT, "handshake_failure")], None)]
+    names, explanation = explain_handshake(h, catalog)
+    assert {"sni-required", "cipher-mismatch"} <= set(names[:3]), names
+    assert names == [c.scenario for c in explain_symptoms(symptoms, catalog).candidates[:5]]
+    assert explanation.tell_apart, "candidates that give the same alert come with an observation that separates them"

@@ -59,11 +59,11 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_go_client_shows_every_certificate_fault_and_accepts_every_fix(cli_env: dict[str, str],
                                                                        go_client: Path) -> None:
-    cmd = f"go={go_client} {{url}} {{servername}} {{ca_file}} {{client_cert}} {{client_key}}"
+    cmd = f"our-go={go_client} {{url}} {{servername}} {{ca_file}} {{client_cert}} {{client_key}}"
     proc = _run(cli_env, *CERT_SCENARIOS, "-c", "openssl", "--probe-cmd", cmd, "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     checks = [(p["resolution"], c) for s in json.loads(proc.stdout)["scenarios"] for p in s["phases"]
-              for c in p["checks"] if c["client"] == "go"]
+              for c in p["checks"] if c["client"] == "our-go"]
     assert len([r for r, _ in checks if r is None]) == len(CERT_SCENARIOS)  # one fault each, then every fix
     assert all(c["observed"]["raw"].startswith("exit status 1") for r, c in checks if r is None)
 
@@ -72,18 +72,18 @@ def test_go_like_java_sends_no_certificate_the_server_did_not_ask_for(cli_env: d
                                                                       go_client: Path) -> None:
     """Go picks a client certificate only from a CA the CertificateRequest names, as Java does; the
     scenario's default expectation (unknown_ca) is not what Go sees, and the run says so (exit 1)."""
-    cmd = f"go={go_client} {{url}} {{servername}} {{ca_file}} {{client_cert}} {{client_key}}"
+    cmd = f"our-go={go_client} {{url}} {{servername}} {{ca_file}} {{client_cert}} {{client_key}}"
     proc = _run(cli_env, "unknown-client-cert", "-c", "openssl", "--probe-cmd", cmd)
     assert proc.returncode == 1
-    assert "unknown-client-cert / fault / go: expected alert:unknown_ca; saw alert:certificate_required" in proc.stdout
+    assert "unknown-client-cert / fault / our-go: expected alert:unknown_ca; saw alert:certificate_required" in proc.stdout
 
 
 def test_go_client_validates_our_own_chain(cli_env: dict[str, str], go_client: Path, tmp_path: Path) -> None:
     team: TeamPki = make_team_pki(tmp_path / "team")
-    cmd = f"go={go_client} {{url}} {{servername}} {{ca_file}}"
+    cmd = f"our-go={go_client} {{url}} {{servername}} {{ca_file}}"
     own = ["--server-cert", str(team.fullchain), "--server-key", str(team.key), "--ca-file", str(team.root)]
     assert _run(cli_env, "incomplete-chain", *own, "-c", "openssl", "--probe-cmd", cmd).returncode == 0
     leaf_only = ["--server-cert", str(team.leaf), "--server-key", str(team.key), "--ca-file", str(team.root)]
     proc = _run(cli_env, "incomplete-chain", *leaf_only, "-c", "openssl", "--probe-cmd", cmd)
     assert proc.returncode == 1
-    assert "incomplete-chain / own-material / go: expected ok; saw verify:unknown-issuer" in proc.stdout
+    assert "incomplete-chain / own-material / our-go: expected ok; saw verify:unknown-issuer" in proc.stdout

@@ -24,6 +24,8 @@ def test_a_user_outside_the_docker_group_gets_the_real_reason() -> None:
         pytest.skip("needs root to become another user (CI runs as root)")
     import docker  # noqa: F401  (loaded before dropping privileges: the venv may not be readable by nobody)
 
+    import lab.nginx.engine  # noqa: F401  (likewise the checkout)
+
     ctx = multiprocessing.get_context("fork")
     queue: "multiprocessing.Queue[str | None]" = ctx.Queue()
     child = ctx.Process(target=_reason_as_nobody, args=(queue,))

@@ -16,7 +16,6 @@ import shutil
 import sys
 import tempfile
 import textwrap
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional

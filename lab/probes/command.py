@@ -112,5 +112,9 @@ def parse_probe_cmds(values: list[str] | None, taken: list[str]) -> list[Command
                                  "'ours=python our_client.py {url} --servername {servername} --ca {ca_file}'")
         if name in taken or any(p.name == name for p in probes):
             raise UserInputError(f"--probe-cmd {name}: the name is already taken by another client; choose another")
+        from lab.probes import PROBES
+        if name in PROBES:  # the scenario files' expectations for that probe would apply to this command
+            raise UserInputError(f"--probe-cmd {name}: {name!r} is one of the lab's own probes (its expectations "
+                                 f"would be used); choose another name, e.g. 'my-{name}'")
         probes.append(CommandProbe(name, template.strip()))
     return probes
