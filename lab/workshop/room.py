@@ -21,7 +21,9 @@ from lab.errors import PortInUse, UserInputError
 from lab.harness import deployed
 from lab.scenario import Catalog, Direction, Scenario
 from lab.servers.base import Deployment, DeployRequest, Endpoint, exposure, local_host, url_host
+from lab.paths import state_dir
 from lab.workshop import commands as cmd
+from lab.workshop import dashboard, handout
 from lab.workshop.grading import as_json as grade_json
 from lab.workshop.grading import causes, grade
 from lab.workshop.pki import Room as Names
@@ -48,7 +50,7 @@ class Options:
     scenarios_dir: Path | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Live:
     """One deployed variant."""
 
@@ -60,6 +62,8 @@ class Live:
 
 @dataclass
 class Room:
+    """The running room (state, not data: its live deployments fill in as they come up)."""
+
     options: Options
     catalog: Catalog
     names: Names
@@ -274,9 +278,6 @@ def _selection(catalog: Catalog, ids: tuple[str, ...]) -> list[Scenario]:
 @contextlib.contextmanager
 def open_room(options: Options, *, on_progress: Any = None) -> Iterator[Room]:
     """Everything up; leaving stops every server, the dashboard and the recorder."""
-    from lab.paths import state_dir
-    from lab.workshop import dashboard, handout
-
     catalog = Catalog.load(options.scenarios_dir)
     chosen = _selection(catalog, options.scenarios)
     names = Names.of(options.names, options.bind)
