@@ -87,7 +87,10 @@ def main() -> None:
                                 env={**os.environ, "TLSLAB_STATE": tmp})
         try:
             assert proc.stdout is not None
-            ready = json.loads(proc.stdout.readline())
+            line = proc.stdout.readline()
+            if not line:
+                sys.exit(f"tlslab workshop did not start (exit {proc.wait()}); try another --base-port")
+            ready = json.loads(line)
             ready_s = time.perf_counter() - started
             targets = [(e["port"], e["servername"]) for x in ready["exercises"] for v in x["variants"]
                        if v["variant"] == "fixed" for e in v["endpoints"] if e["url"].startswith("https")]
