@@ -186,7 +186,7 @@ class _Reader:
         for key, value in patch.items():
             names = value if key in _CERT_LIST_FIELDS else (value,) if key in _CERT_FIELDS | {"trust"} else ()
             for name in names:
-                if name is not None and name not in known:
+                if name is not None and name not in known and not (key == "trust" and name == ""):
                     raise self.fail(f"{field_name}.{key}", f"no certificate named {name!r}; known: {', '.join(sorted(known))}")
         return patch
 

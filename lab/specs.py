@@ -65,6 +65,9 @@ class ResponderStatus(enum.Enum):
     UNAUTHORIZED = "unauthorized"
 
 
+SCHEMES = ("https", "http")
+_CHOICES: dict[str, tuple[str, ...]] = {"scheme": SCHEMES, "dh_params": ("dh1024", "ffdhe2048")}
+
 _ENUM_FIELDS: dict[str, type[enum.Enum]] = {
     "revocation": RevocationMode, "ocsp_window": OcspWindow, "ocsp_network": OcspNetwork,
     "ocsp_response_status": ResponderStatus,
@@ -95,6 +98,12 @@ class ServerSpec:
     ocsp_window: OcspWindow = OcspWindow.FRESH
     ocsp_response_status: ResponderStatus = ResponderStatus.SUCCESSFUL
     ocsp_network: OcspNetwork = OcspNetwork.OPEN
+    # --- field faults (the failures users report outside the two documents) ---
+    scheme: str = "https"  # "http": a plain-HTTP listener where the client expects TLS
+    alpn: tuple[str, ...] = ()  # ALPN protocols the server accepts; a hello offering none of them is refused
+    close_notify: bool = True  # False: close after the response without TLS close_notify (body delimited by close)
+    dh_params: str | None = None  # finite-field DHE group for TLS <= 1.2 DHE suites (lab.dhparams)
+    intercepted: bool = False  # a TLS-intercepting proxy (re-signing with the proxy CA) sits in front
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,9 @@ class ClientSpec:
     timeout: float = 5.0  # seconds for connect + handshake + response
     revocation: RevocationMode = RevocationMode.NONE  # OCSP checking of the server certificate
     clock_offset_days: float = 0.0  # the client's clock runs this far ahead (negative: behind) of the real one
+    scheme: str = "https"  # "http": the client sends plain HTTP (no TLS at all)
+    alpn: tuple[str, ...] = ()  # ALPN protocols offered, in order; () offers no ALPN extension
+    ignore_unexpected_eof: bool = False  # SSL_OP_IGNORE_UNEXPECTED_EOF: accept an EOF without close_notify
 
 
 def _coerce(spec_type: type, name: str, value: Any) -> Any:
@@ -127,6 +139,8 @@ def _coerce(spec_type: type, name: str, value: Any) -> Any:
             return SniPolicy(value)
         except ValueError:
             raise ValueError(f"must be one of {', '.join(p.value for p in SniPolicy)}") from None
+    if name in _CHOICES and value not in _CHOICES[name]:
+        raise ValueError(f"must be one of {', '.join(_CHOICES[name])}")
     f = {f.name: f for f in dataclasses.fields(spec_type)}[name]
     if f.type in ("tuple[str, ...]",):
         if isinstance(value, str) or not all(isinstance(v, str) for v in value):

@@ -161,7 +161,8 @@ RULES: tuple[Rule, ...] = (
     _r(r"hostname mismatch|no alternative certificate subject name matches|"
        r"ip address mismatch|DNSMismatch|IPAddressMismatch|hostname '[^']*' doesn't match|"
        r"does not match (?:target host name|hostname|certificate's altnames)|owner does not match hostname|"
-       r"No subject alternative (?:DNS )?names? matching|No name matching|ERR_CERT_COMMON_NAME_INVALID",
+       r"No subject alternative (?:DNS )?names? matching|No name matching|ERR_CERT_COMMON_NAME_INVALID|"
+       r"relies on legacy Common Name field|does not contain any .?subjectAltName",
        Kind.VERIFY, "hostname-mismatch"),
     _r(r"certificate has expired|CertificateExpiredException|certificate expired on|NotAfter:|ERR_CERT_DATE_INVALID.*expired|"
        r"X509_V_ERR_CERT_HAS_EXPIRED|\bnum=10\b", Kind.VERIFY, "expired"),
@@ -174,6 +175,17 @@ RULES: tuple[Rule, ...] = (
        r"self[- ]signed certificate in certificate chain|\bnum=(?:2|19|20|21)\b",
        Kind.VERIFY, "unknown-issuer"),
     _r(r"(?<!in certificate chain)self[- ]signed certificate\b(?! in)|\bnum=18\b", Kind.VERIFY, "self-signed"),
+    # OpenSSL's security level refuses the certificate itself (X509_V_ERR_EE_KEY_TOO_SMALL,
+    # X509_V_ERR_CA_MD_TOO_WEAK; "ee key too small" / "ca md too weak" where a server loads it).
+    _r(r"EE certificate key too weak|CA certificate key too weak|ee key too small|ca key too small|"
+       r"\bnum=6[67]\b|ERR_CERT_WEAK_KEY", Kind.VERIFY, "weak-key"),
+    _r(r"CA signature digest algorithm too weak|ca md too weak|\bnum=68\b|ERR_CERT_WEAK_SIGNATURE_ALGORITHM",
+       Kind.VERIFY, "weak-signature"),
+    _r(r"unsupported certificate purpose|unsuitable certificate purpose|\bnum=26\b|"
+       r"Extended key usage does not permit|KeyUsage does not allow", Kind.VERIFY, "wrong-purpose"),
+    # No trust anchors at all: curl's CA file holds none, Java's truststore is empty.
+    _r(r"error setting certificate (?:verify locations|file)|trustAnchors parameter must be non-empty",
+       Kind.VERIFY, "no-trust-store"),
     _r(r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|SSL certificate problem|ERR_CERT_INVALID",
        Kind.VERIFY, "failed"),
     # --- the peer sent a fatal alert -----------------------------------------------------
@@ -190,6 +202,9 @@ RULES: tuple[Rule, ...] = (
     # Chromium shows one code for a handshake_failure or protocol_version alert: it cannot tell
     # a version mismatch from a cipher mismatch, so neither can the symptom.
     _r(r"ERR_SSL_VERSION_OR_CIPHER_MISMATCH", Kind.NEGOTIATION, "version-or-cipher"),
+    # The server's finite-field DH group is below the client's security level.
+    _r(r"dh key too small|DH ServerKeyExchange does not comply|ERR_SSL_WEAK_SERVER_EPHEMERAL_DH_KEY",
+       Kind.NEGOTIATION, "weak-dh"),
     _r(r"no ciphers available|no cipher match|failed setting cipher list|no cipher suites? in common|"
        r"No appropriate cipher suite", Kind.NEGOTIATION, "no-ciphers"),
     _r(r"unsupported protocol|wrong ssl version|protocol version (?:is )?not (?:supported|accepted)|"
@@ -237,5 +252,6 @@ X509_VERIFY_ERRORS: dict[int, str] = {
     18: "self-signed certificate", 19: "self-signed certificate in certificate chain",
     20: "unable to get local issuer certificate", 21: "unable to verify the first certificate",
     23: "certificate revoked", 24: "invalid CA certificate", 26: "unsupported certificate purpose",
+    66: "EE certificate key too weak", 67: "CA certificate key too weak", 68: "CA signature digest algorithm too weak",
     47: "permitted subtree violation", 62: "hostname mismatch", 64: "IP address mismatch",
 }
