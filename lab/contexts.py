@@ -80,13 +80,23 @@ def server_context(spec: ServerSpec, pki: Pki, servername: str,
     return named
 
 
+class NoApplicationProtocol(SSL.Error):
+    """Raised in the ALPN callback: pyOpenSSL turns it into SSL_TLSEXT_ERR_ALERT_FATAL, i.e. OpenSSL's
+    no_application_protocol alert (its NO_OVERLAPPING_PROTOCOLS sentinel only declines ALPN and goes on).
+    An SSL.Error, so Twisted treats it as a failed handshake and still flushes the alert to the client."""
+
+
 def _select_alpn(accepted: tuple[str, ...]) -> Callable[[SSL.Connection, list[bytes]], bytes]:
     """The server's ALPN choice: the first offered protocol it serves; none in common is fatal
     (no_application_protocol, RFC 7301), as an HTTP/2-only (gRPC) server answers."""
     wanted = [p.encode() for p in accepted]
 
     def select(conn: SSL.Connection, offered: list[bytes]) -> bytes:
-        return next((p for p in offered if p in wanted), SSL.NO_OVERLAPPING_PROTOCOLS)  # type: ignore[arg-type]
+        for p in offered:
+            if p in wanted:
+                return p
+        # args like OpenSSL's error queue ([(library, function, reason)]), which Twisted reads
+        raise NoApplicationProtocol([("tlslab server", "alpn", f"client offered {offered!r}; served: {wanted!r}")])
 
     return select
 
