@@ -237,7 +237,8 @@ class _Progress:
 
     def scenario_done(self, result: ScenarioResult) -> None:
         if self.enabled:
-            err.print(f"  {result.elapsed:.2f}s" + (f"  {result.error}" if result.error else ""))
+            err.print(" n/a" if result.not_applicable else f"  {result.elapsed:.2f}s"
+                      + (f"  {result.error}" if result.error else ""))
 
 
 _MARK = {"pass": "✓", "fail": "✗", "n/a": "-"}
@@ -297,6 +298,8 @@ def _print_report(report: RunReport, verbose: bool) -> None:
     for r in report.results:
         if r.error:
             para(Text(f"✗ {r.scenario}: the lab could not run it: {r.error}", style="bold red"))
+        if r.not_applicable:
+            para(Text(f"n/a {r.scenario} on {report.backend}: {r.not_applicable}", style="yellow"))
     # n/a is never silent, but each reason is said once, with the scenarios it applies to.
     reasons: dict[tuple[str, str], list[str]] = {}
     for r in report.results:

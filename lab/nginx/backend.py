@@ -51,8 +51,9 @@ from lab.ocsp import Responder, ResponderPolicy, run_responder
 from lab.probes.base import Target
 from lab.runstate import SweepResult
 from lab.scenario import Direction
-from lab.servers.base import Deployment, DeployRequest, Endpoint, endpoint_files, loopback, responder_endpoints
-from lab.specs import ClientSpec, RevocationMode
+from lab.servers.base import (Deployment, DeployRequest, Endpoint, endpoint_files, loopback, proxy_endpoint,
+                              responder_endpoints)
+from lab.specs import ClientSpec, RevocationMode, ServerSpec
 from lab.twisted.backend import TwistedBackend
 
 READY_TIMEOUT = 20.0  # seconds for a container (or a reload) to serve its configuration
@@ -204,6 +205,19 @@ def gateway_limits(client: ClientSpec) -> str | None:
     return None
 
 
+def server_limits(server: ServerSpec, direction: Direction) -> str | None:
+    """Why nginx as the TLS server (northbound) cannot set up `server`'s fault, or None. Southbound the
+    faulty server is the Twisted backend, which can."""
+    if direction is not Direction.NORTHBOUND:
+        return None
+    if server.alpn:
+        return ("nginx cannot refuse a client that offers no h2: with http2 on the listen it offers h2 and "
+                "http/1.1 and serves HTTP/1.1 to the rest (it has no HTTP/2-only switch)")
+    if not server.close_notify:
+        return "nginx always sends close_notify before closing a TLS connection (no directive turns it off)"
+    return None
+
+
 class NginxBackend:
     """Real nginx in Docker. ``image``: an image to run instead of the lab's (e.g. an official ``nginx:1.25``).
 
@@ -217,6 +231,11 @@ class NginxBackend:
     def gateway_limits(client: ClientSpec) -> str | None:
         """The backend's n/a rule for the app's check southbound (the harness and ``show`` ask it)."""
         return gateway_limits(client)
+
+    @staticmethod
+    def server_limits(server: ServerSpec, direction: Direction) -> str | None:
+        """The backend's n/a rule for a whole scenario: a fault nginx cannot be configured to show."""
+        return server_limits(server, direction)
 
     def __init__(self, image: str | None = None, *, staple_warmup: bool = True) -> None:
         self.image = image or os.environ.get("TLSLAB_NGINX_IMAGE") or None
@@ -288,7 +307,7 @@ class NginxBackend:
             files = endpoint_files(request)
             if upstream is None:
                 assert ocsp is not None
-                endpoint = Endpoint(role="server", host=request.bind, port=front_port, scheme="https",
+                endpoint = Endpoint(role="server", host=request.bind, port=front_port, scheme=request.server.scheme,
                                     servername=request.servername, ca_file=files["ca_file"],
                                     client_cert=files["client_cert"], client_key=files["client_key"])
                 target = Target(loopback(request.bind), front_port, request.servername)
@@ -298,8 +317,14 @@ class NginxBackend:
 
                 if self.staple_warmup:
                     ocsp.warm_up(target, server_log)
+                extra = ocsp.endpoints()
+                if request.server.intercepted:  # the lab's intercepting proxy in front of nginx
+                    from lab.twisted.mitm import intercepting_proxy
 
-                yield Deployment(tls_target=target, endpoints=(endpoint, *ocsp.endpoints()), gateway_log=gateway_log,
+                    target = stack.enter_context(intercepting_proxy(request.pki, target))
+                    extra = (proxy_endpoint(target, request), *extra)
+
+                yield Deployment(tls_target=target, endpoints=(endpoint, *extra), gateway_log=gateway_log,
                                  server_log=server_log, config_text=config.text)
                 return
             backend_ep = dataclasses.replace(upstream.endpoints[0], role="backend")

@@ -29,6 +29,7 @@ from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.dhparams import DH_GROUPS
 from lab.nginx.stapling import StaplingFiles, nginx_stapling_directives
 from lab.pki import CATALOGUE, Pki
 from lab.scenario import Direction, Scenario
@@ -208,12 +209,25 @@ def render_server(scenario_id: str, servername: str, spec: ServerSpec, *, port: 
     what = "the Edge Router (TLS server), northbound" if role == "router" else "the backend (TLS server), southbound"
     _frame(out, f"tlslab {scenario_id}: nginx as {what}", control_port, generation)
     listen = f"{bind}:{port}"
+    if spec.scheme == "http":
+        out.add("# a plain-HTTP port: no TLS at all (what a client's https:// URL points at by mistake)")
+        out.open("server")
+        out.add(f"listen {listen} default_server;", f"server_name {servername};")
+        out.open("location /")
+        out.add(f'return 200 "tlslab {scenario_id}: plain HTTP OK\\n";')
+        out.close()
+        out.close()
+        out.close()
+        return NginxConfig(role, "\n".join(out.lines) + "\n", tuple(out.files))
     out.add("# TLS policy for every server on this port")
     out.add(f"ssl_protocols {_protocols(spec.min_protocol, spec.max_protocol)};")
     ciphers = effective_ciphers(spec.ciphers, spec.min_protocol)
     if ciphers:
         out.add(f'ssl_ciphers "{ciphers}";')
     out.add("ssl_session_tickets off;")
+    if spec.dh_params:
+        out.add(f"# DHE key exchange with the {spec.dh_params} group (lab/dhparams.py)",
+                f"ssl_dhparam {out.file(PemFile(f'dh-{spec.dh_params}.pem', data=DH_GROUPS[spec.dh_params]))};")
     if spec.ocsp_stapling:
         trusted = PemFile("ocsp-trusted-" + "+".join(spec.ocsp_trusted) + ".pem", certs=spec.ocsp_trusted)
         staple = PemFile(STAPLE_FILE, data=ocsp_staple)

@@ -31,7 +31,7 @@ class H2Get:
         """Bytes from the server in; bytes to send back out (acknowledgements, window updates)."""
         for event in self.conn.receive_data(data):
             if isinstance(event, h2.events.ResponseReceived):
-                headers = dict(event.headers)
+                headers = {str(k): str(v) for k, v in (event.headers or [])}  # str: header_encoding is set
                 self.status = int(headers.get(":status", "0"))
             elif isinstance(event, h2.events.DataReceived):
                 self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)

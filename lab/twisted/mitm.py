@@ -66,8 +66,9 @@ class _Downstream(protocol.Protocol, TimeoutMixin):
 
     def upstream_ready(self, upstream: _Upstream) -> None:
         self.upstream = upstream
+        transport: Any = upstream.transport
         for chunk in self.pending:
-            upstream.transport.write(chunk)  # type: ignore[union-attr]
+            transport.write(chunk)
         self.pending.clear()
 
     def dataReceived(self, data: bytes) -> None:
@@ -75,7 +76,8 @@ class _Downstream(protocol.Protocol, TimeoutMixin):
         if self.upstream is None:
             self.pending.append(data)
         else:
-            self.upstream.transport.write(data)  # type: ignore[union-attr]
+            transport: Any = self.upstream.transport
+            transport.write(data)
 
     def _abort(self) -> None:
         transport: Any = self.transport
@@ -88,8 +90,9 @@ class _Downstream(protocol.Protocol, TimeoutMixin):
 
     def connectionLost(self, reason: Any = None) -> None:
         self.setTimeout(None)
-        if self.upstream is not None and self.upstream.transport is not None:
-            self.upstream.transport.loseConnection()
+        upstream: Any = self.upstream.transport if self.upstream is not None else None
+        if upstream is not None:
+            upstream.loseConnection()
 
 
 class _ProxyFactory(protocol.Factory):
