@@ -153,6 +153,7 @@ class Probe:
     alpn = False  # it can offer the spec's ALPN list and speak what it negotiates
     alpn_note = "it cannot offer a chosen ALPN list"
     eof_flag = False  # it has SSL_OP_IGNORE_UNEXPECTED_EOF (or its equivalent) to set
+    eof_note = "it has no such switch"
 
     def unavailable_reason(self) -> str | None:
         """Why this probe cannot run on this machine (e.g. a missing tool), or None."""
@@ -177,7 +178,7 @@ class Probe:
         if spec.alpn and not self.alpn:
             return f"{self.name} cannot offer ALPN {', '.join(spec.alpn)}: {self.alpn_note}"
         if spec.ignore_unexpected_eof and not self.eof_flag:
-            return f"{self.name} has no switch to ignore an EOF without close_notify"
+            return f"{self.name} cannot be told to ignore an EOF without close_notify: {self.eof_note}"
         return None
 
     def server_unsupported_reason(self, server: ServerSpec) -> str | None:

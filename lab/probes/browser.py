@@ -209,8 +209,6 @@ class BrowserProbe(ProbeBase):
             return "Chromium (BoringSSL) has no OpenSSL security level: @SECLEVEL means nothing to it"
         if spec.alpn and spec.alpn != ("h2", "http/1.1"):
             return "Chromium always offers ALPN h2, http/1.1; it cannot offer another list"
-        if spec.ignore_unexpected_eof:
-            return "Chromium has no switch for an EOF without close_notify"
         return None
 
     def server_unsupported_reason(self, server: ServerSpec) -> str | None:
