@@ -25,7 +25,7 @@ from lab import __version__
 from lab.commands.ocsp import ocsp_app
 from lab.console import emit, err, lab_errors, out, para, print_json, say
 from lab.errors import EnvironmentError_, UserInputError
-from lab.harness import Harness, Phase, RunReport, ScenarioResult, deployed, gateway_limits_of
+from lab.harness import Harness, Phase, RunReport, ScenarioResult, deployed, gateway_limits_of, server_limits_of
 from lab.plan import APP, changes_of, plan_phase
 from lab.paths import default_certs_dir
 from lab.pki import CATALOGUE, Pki
@@ -166,6 +166,7 @@ def show(
     not_applicable = {name: cp.not_applicable for name, cp in fault.clients.items() if cp.not_applicable}
     if APP in not_applicable:
         not_applicable[GATEWAY] = not_applicable.pop(APP)
+    beyond = server_limits_of(make_backend(backend), scenario.server, chosen)  # the backend cannot set the fault up
     if as_json:
         _print_json(({
             "id": scenario.id, "title": scenario.title, "document": scenario.document, "section": scenario.section,
@@ -182,6 +183,7 @@ def show(
                 for r in scenario.resolutions
             },
             "manual": _manual_steps(scenario, chosen, pki),
+            "backend_not_applicable": beyond,
             **({backend: config_json(scenario, chosen)} if config_json else {}),
         }))
         return
@@ -192,6 +194,8 @@ def show(
     say(f"direction:  {chosen.value}" + ("" if chosen is scenario.direction else f" (documented: {scenario.direction.value})"))
     say(f"fault:      {scenario.fault}")
     say(f"documented: {scenario.expect.documented}")
+    if beyond:
+        say(Text(f"n/a on {backend}: {beyond}", style="yellow"))
     say(f"\n{server_role}: " + "; ".join(_spec_lines(scenario.server, ServerSpec())))
     say(f"{client_role}: " + "; ".join(_spec_lines(scenario.client, ClientSpec())))
     say("\nexpected symptom per client:")
@@ -478,15 +482,15 @@ def _print_up(scenario: Scenario, resolution: str | None, direction: Direction, 
                    + f", {direction.value}", style="bold"))
     for e in deployment.endpoints:
         say(f"  {e.role:8} {e.scheme}://{e.host}:{e.port}" + (f"  servername {e.servername}" if e.servername else ""))
-    tls = next(e for e in deployment.endpoints if e.scheme == "https")
     files = ClientFiles.for_spec(request.client, request.pki)
-    target = Target(deployment.tls_target.host, tls.port, scenario.servername)
+    # where a TLS client meets the faulty server: the proxy when one intercepts, the plain port for tls-to-plain-port
+    target = Target(deployment.tls_target.host, deployment.tls_target.port, scenario.servername)
     say("\ntry:")
     if deployment.gateway is not None:
         say(f"  curl -i http://{deployment.gateway.host}:{deployment.gateway.port}/")
     say(f"  {openssl_cli.shell_command(target, request.client, files)}")
-    curl = ["curl", "-v", "--cacert", str(files.ca_file), "--resolve", f"{scenario.servername}:{tls.port}:{target.host}",
-            f"https://{scenario.servername}:{tls.port}/"]
+    curl = ["curl", "-v", "--cacert", str(files.ca_file), "--resolve", f"{scenario.servername}:{target.port}:{target.host}",
+            f"{request.client.scheme}://{scenario.servername}:{target.port}/"]
     if files.cert_file and files.key_file:
         curl += ["--cert", str(files.cert_file), "--key", str(files.key_file)]
     say(f"  {shlex.join(curl)}")
