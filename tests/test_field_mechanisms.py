@@ -194,7 +194,7 @@ def test_empty_trust_is_an_empty_bundle(tmp_path: Path, pki: Pki) -> None:
 
 
 def test_backend_that_cannot_set_up_a_fault_reports_it_and_runs_nothing(catalog: Catalog, pki: Pki) -> None:
-    from lab.nginx.backend import server_limits
+    from lab.nginx.config import server_limits
 
     class NoEofBackend(TwistedBackend):
         name = "no-eof"

@@ -44,7 +44,7 @@ from lab.nginx.image import resolve_image
 from lab.nginx.engine import (HOST_LABEL, DockerUnavailable, LABEL, PID_LABEL, RUN_LABEL, SCENARIO_LABEL, container_logs, docker_client,
                             owner_labels, unavailable_reason)
 from lab.errors import EnvironmentError_, PortInUse
-from lab.nginx.config import (CONF_DIR, CONF_FILE, LOG_DIR, NginxConfig, error_lines, render_gateway, render_server,
+from lab.nginx.config import (CONF_DIR, CONF_FILE, LOG_DIR, NginxConfig, error_lines, render_gateway, render_server, server_limits,
                               stapling_lines)
 from lab.nginx.stapling import fetch_staple_file, nginx_will_staple, wait_for_staple
 from lab.ocsp import Responder, ResponderPolicy, run_responder
@@ -202,19 +202,6 @@ def gateway_limits(client: ClientSpec) -> str | None:
                 "OCSP or stapling check of the upstream's certificate (ssl_ocsp covers client certificates only)")
     if client.clock_offset_days:
         return "nginx as the gateway runs on the host's clock: a client clock offset cannot be applied to it"
-    return None
-
-
-def server_limits(server: ServerSpec, direction: Direction) -> str | None:
-    """Why nginx as the TLS server (northbound) cannot set up `server`'s fault, or None. Southbound the
-    faulty server is the Twisted backend, which can."""
-    if direction is not Direction.NORTHBOUND:
-        return None
-    if server.alpn:
-        return ("nginx cannot refuse a client that offers no h2: with http2 on the listen it offers h2 and "
-                "http/1.1 and serves HTTP/1.1 to the rest (it has no HTTP/2-only switch)")
-    if not server.close_notify:
-        return "nginx always sends close_notify before closing a TLS connection (no directive turns it off)"
     return None
 
 

@@ -196,6 +196,19 @@ def _tls_server_block(out: _Lines, listen: str, scenario_id: str, servername: st
     out.close()
 
 
+def server_limits(server: ServerSpec, direction: Direction) -> str | None:
+    """Why nginx as the TLS server (northbound) cannot set up `server`'s fault, or None. Southbound the
+    faulty server is the Twisted backend, which can."""
+    if direction is not Direction.NORTHBOUND:
+        return None
+    if server.alpn:
+        return ("nginx cannot refuse a client that offers no h2: with http2 on the listen it offers h2 and "
+                "http/1.1 and serves HTTP/1.1 to the rest (it has no HTTP/2-only switch)")
+    if not server.close_notify:
+        return "nginx always sends close_notify before closing a TLS connection (no directive turns it off)"
+    return None
+
+
 def render_server(scenario_id: str, servername: str, spec: ServerSpec, *, port: int, bind: str = "127.0.0.1",
                   role: str = "router", control_port: int | None = None, generation: str | None = None,
                   ocsp_responder: str | None = EXAMPLE_OCSP_RESPONDER, ocsp_staple: bytes | None = None) -> NginxConfig:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from lab.nginx.image import compose_dir
 from lab.errors import UserInputError
-from lab.nginx.config import directive_diff, render_roles
-from lab.pki import Pki
+from lab.nginx.config import directive_diff, render_roles, server_limits
+from lab.pki import EMPTY_BUNDLE, Pki
 from lab.probes import curl, openssl_cli
 from lab.probes.base import ClientFiles, Target
 from lab.scenario import GATEWAY, Direction, Scenario
@@ -51,7 +51,8 @@ def _client_files(spec: ClientSpec, pki: Pki, outdir: Path) -> ClientFiles:
     """Copy the client's trust anchor (and client certificate) into pki/; paths relative to the project."""
     pki_dir = outdir / "pki"
     pki_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(pki.cert_path(spec.trust), pki_dir / f"{spec.trust}.pem")
+    trust_name = spec.trust or EMPTY_BUNDLE.removesuffix(".pem")  # trust = "": the empty bundle travels as is
+    shutil.copyfile(pki.trust_path(spec.trust), pki_dir / f"{trust_name}.pem")
     cert = key = None
     if spec.certificate:
         shutil.copyfile(pki.fullchain_path(spec.certificate), pki_dir / f"{spec.certificate}-fullchain.pem")
@@ -59,7 +60,7 @@ def _client_files(spec: ClientSpec, pki: Pki, outdir: Path) -> ClientFiles:
         target.write_bytes(pki.key_pem(spec.certificate))
         target.chmod(0o600)
         cert, key = Path(f"pki/{spec.certificate}-fullchain.pem"), Path(f"pki/{spec.certificate}.key")
-    return ClientFiles(Path(f"pki/{spec.trust}.pem"), cert, key)
+    return ClientFiles(Path(f"pki/{trust_name}.pem"), cert, key)
 
 
 def export_compose(scenario: Scenario, outdir: Path, pki: Pki, *, image: str, direction: Direction | None = None,
@@ -74,6 +75,9 @@ def export_compose(scenario: Scenario, outdir: Path, pki: Pki, *, image: str, di
     southbound = direction is Direction.SOUTHBOUND
     if southbound and tls_port == gateway_port:
         raise UserInputError("--tls-port and --gateway-port must differ")
+    beyond = server_limits(scenario.server, direction)
+    if beyond:
+        raise UserInputError(f"{scenario.id}: nginx cannot set this fault up, so no project would show it: {beyond}")
     outdir.mkdir(parents=True, exist_ok=True)
 
     fault = render_roles(scenario, scenario.server, scenario.client, direction, tls_port=tls_port,

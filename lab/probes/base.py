@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from lab.pki import Pki
+from lab.pki import EMPTY_BUNDLE, Pki
 from lab.specs import ClientSpec, RevocationMode, ServerSpec
 from lab.symptoms import LAB_ERROR, Kind, Symptom, http_symptom, lab_message, normalise
 
@@ -41,8 +41,9 @@ class ClientFiles:
 
     @property
     def trusts_nothing(self) -> bool:
-        """The trust store is empty (``trust = ""``): a client with no CA bundle at all."""
-        return self.ca_file.stat().st_size == 0
+        """The trust store is empty (``trust = ""``): a client with no CA bundle at all. Known by the
+        bundle's name, so a command can be rendered for a copy that does not exist here (compose export)."""
+        return self.ca_file.name == EMPTY_BUNDLE
 
 
 CLIENT = "client"  # the client tool itself failed or succeeded; the lab only normalised its words
