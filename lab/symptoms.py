@@ -221,7 +221,7 @@ RULES: tuple[Rule, ...] = (
     _r(r"connection refused|ConnectException|\(7\) Failed to connect|ERR_CONNECTION_REFUSED", Kind.REFUSED),
     _r(r"unexpected eof|EOF occurred in violation of protocol|connection reset|Connection closed|"
        r"Remote host terminated|Empty reply from server|SSL_ERROR_SYSCALL|ConnectionLost|"
-       r"ERR_CONNECTION_(?:CLOSED|RESET)|ERR_EMPTY_RESPONSE|closed by peer|SSLEOFError|"
+       r"ERR_CONNECTION_(?:CLOSED|RESET)|ERR_EMPTY_RESPONSE|ERR_SOCKET_NOT_CONNECTED|closed by peer|SSLEOFError|"
        # nginx's error log: "peer closed connection in SSL handshake", "upstream prematurely closed connection"
        r"(?:peer|prematurely) closed connection",
        Kind.CLOSED),

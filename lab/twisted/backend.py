@@ -58,11 +58,7 @@ class _HttpsResponder(protocol.Protocol, TimeoutMixin):
             transport: Any = self.transport
             if not self.close_notify:
                 transport.write(head + b"\r\n" + self.body)
-                # FIN on the TCP connection under TLS once flushed, no close_notify. A half-close, so whatever
-                # the client still sends is read (a full close with unread data would be a RST, and a RST
-                # can discard the response before the client reads it); the client closes, or the timeout.
-                transport.transport.loseWriteConnection()
-                self.setTimeout(IDLE_TIMEOUT)
+                transport.transport.loseConnection()  # the TCP connection under TLS: flushed, no close_notify
                 return
             transport.write(head + b"Content-Length: %d\r\n\r\n" % len(self.body) + self.body)
             transport.loseConnection()
