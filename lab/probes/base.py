@@ -150,9 +150,9 @@ class Probe:
     revocation_modes: frozenset[RevocationMode] = frozenset({RevocationMode.NONE})
     revocation_note = "it has no API to check OCSP"  # why the other modes are missing
     plain_http = False  # it can also send plain HTTP (ClientSpec.scheme = "http")
-    plain_http_note = "it speaks only TLS and cannot send plain HTTP"
+    plain_http_note = "this probe has no plain-HTTP mode"
     alpn = False  # it can offer the spec's ALPN list and speak what it negotiates
-    alpn_note = "it cannot offer a chosen ALPN list"
+    alpn_note = "this probe does not set a chosen ALPN list"
     eof_flag = False  # it has SSL_OP_IGNORE_UNEXPECTED_EOF (or its equivalent) to set
     eof_note = "it has no such switch"
 
