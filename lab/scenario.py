@@ -61,6 +61,7 @@ class Expectation:
     )
     # probe -> why it cannot observe this fault (e.g. s_client prints a staple but never checks its
     # signer); such a probe is reported "not applicable" for the fault and must still pass every fix.
+    # A key "probe@backend" limits that to one backend.
     not_applicable: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def for_client(self, client: str, backend: str = "twisted",
