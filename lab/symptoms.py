@@ -18,6 +18,7 @@ A symptom is ``kind`` plus ``detail``, written ``kind:detail``:
         not-yet-valid-response   the response's thisUpdate is in the future by the client's clock
         untrusted-signer         the response's signature or signer (expired, not authorised, another CA) fails
         responder-error          the responder answered an error status (tryLater, malformedRequest, ...)
+        old-or-invalid           a staple came but was stale or failed to verify: the client does not say which
         malformed                the bytes are not an OCSP response
         unavailable              no response obtainable at all (refused, timed out): direct queries
     negotiation:<reason>    this client found no common ground by itself (protocol-version, no-ciphers, no-protocols)
@@ -156,7 +157,39 @@ RULES: tuple[Rule, ...] = (
        Kind.REVOCATION, "malformed"),
     _r(r"OCSP responder (?:did not answer|refused|unreachable)|OCSP request failed|"
        r"Unable to determine revocation status due to network error", Kind.REVOCATION, "unavailable"),
+    # GnuTLS (gnutls-cli 3.7.9) "- Status: The certificate is NOT trusted. ...": a must-staple leaf without
+    # a staple, and a stapled "revoked".
+    _r(r"requires the server to include an OCSP status in its response, but the OCSP status is missing",
+       Kind.REVOCATION, "no-staple"),
+    _r(r"The certificate chain is revoked", Kind.REVOCATION, "revoked"),
+    # NSS (tstclnt 3.87 -T -O -F) states its fresh-revocation verdict by exit code only; the probe
+    # words it with tstclnt -h's text and tstclnt's own "Received N Cert Status items" count.
+    # Exit 2 lumps a missing, stale and unverifiable staple: only the count tells "missing" apart.
+    _r(r"status revoked|SEC_ERROR_REVOKED_CERTIFICATE", Kind.REVOCATION, "revoked"),
+    _r(r"missing, old or invalid revocation data \(Received 0 Cert Status items", Kind.REVOCATION, "no-staple"),
+    _r(r"missing, old or invalid revocation data", Kind.REVOCATION, "old-or-invalid"),
     # --- this client rejected the peer's certificate -------------------------------------
+    # Go 1.19 (crypto/x509) words an expired and a not-yet-valid certificate in one sentence; the
+    # clause after it tells which: "x509: certificate has expired or is not yet valid: current time
+    # 2026-12-01T20:00:00Z is before 2026-12-02T...".
+    _r(r"certificate has expired or is not yet valid: current time \S+ is before", Kind.VERIFY, "not-yet-valid"),
+    # nginx 1.22.1's error log (proxy_ssl_verify on, southbound): 'upstream SSL certificate does not match
+    # "myorg.domain.lab.test" while SSL handshaking to upstream'.
+    _r(r'upstream SSL certificate does not match "', Kind.VERIFY, "hostname-mismatch"),
+    # Go 1.19: "x509: certificate is valid for something.domain.lab.test, not myorg.domain.lab.test";
+    # GnuTLS 3.7.9: "The name in the certificate does not match the expected."; NSS 3.87: SSL_ERROR_BAD_CERT_DOMAIN.
+    _r(r"x509: certificate is (?:valid for .+, not |not valid for any names)|because it doesn't contain any IP SANs|"
+       r"The name in the certificate does not match the expected|SSL_ERROR_BAD_CERT_DOMAIN",
+       Kind.VERIFY, "hostname-mismatch"),
+    # Go 1.19: "x509: certificate signed by unknown authority"; GnuTLS 3.7.9: "The certificate issuer is
+    # unknown."; NSS 3.87: "SEC_ERROR_UNKNOWN_ISSUER: Peer's Certificate issuer is not recognized."
+    _r(r"x509: certificate signed by unknown authority|The certificate issuer is unknown|SEC_ERROR_UNKNOWN_ISSUER",
+       Kind.VERIFY, "unknown-issuer"),
+    # GnuTLS 3.7.9: "The certificate chain uses expired certificate." / "... uses not yet valid certificate.";
+    # NSS 3.87: SEC_ERROR_EXPIRED_CERTIFICATE ("Peer's Certificate has expired."), also for a certificate
+    # that is not yet valid: NSS's words do not tell them apart, so neither can the symptom.
+    _r(r"The certificate chain uses expired certificate|SEC_ERROR_EXPIRED(?:_ISSUER)?_CERTIFICATE", Kind.VERIFY, "expired"),
+    _r(r"The certificate chain uses not yet valid certificate", Kind.VERIFY, "not-yet-valid"),
     # Only a *name* that does not match: "private key does not match certificate" is a broken set-up.
     _r(r"hostname mismatch|no alternative certificate subject name matches|"
        r"ip address mismatch|DNSMismatch|IPAddressMismatch|hostname '[^']*' doesn't match|"
@@ -195,6 +228,30 @@ RULES: tuple[Rule, ...] = (
     _r(r"ERR_SSL_CLIENT_AUTH_CERT_NEEDED", Kind.ALERT, "certificate_required"),
     _r(r"ERR_BAD_SSL_CLIENT_AUTH_CERT", Kind.ALERT, "client-certificate-rejected"),
     _r(r"(?:sslv3|tlsv1|tlsv13|ssl/tls|tls) alert ([a-z ]+?)(?=\s*(?:$|[:,(\]'\"]|\berrno\b|\bSSL\b))", Kind.ALERT),
+    # Go 1.19 (crypto/tls alertText) names alerts in its own words: "remote error: tls: handshake failure",
+    # "remote error: tls: expired certificate", "remote error: tls: certificate required".
+    _r(r"remote error: tls: expired certificate", Kind.ALERT, "certificate_expired"),
+    _r(r"remote error: tls: unknown certificate authority", Kind.ALERT, "unknown_ca"),
+    _r(r"remote error: tls: protocol version not supported", Kind.ALERT, "protocol_version"),
+    _r(r"remote error: tls: revoked certificate", Kind.ALERT, "certificate_revoked"),
+    _r(r"remote error: tls: unsupported certificate", Kind.ALERT, "unsupported_certificate"),
+    # ... and the rest of Go's alertText that is not the RFC name spelt with spaces
+    _r(r"remote error: tls: unknown certificate(?! authority)", Kind.ALERT, "certificate_unknown"),
+    _r(r"remote error: tls: error decoding message", Kind.ALERT, "decode_error"),
+    _r(r"remote error: tls: error decrypting message", Kind.ALERT, "decrypt_error"),
+    _r(r"remote error: tls: insufficient security level", Kind.ALERT, "insufficient_security"),
+    _r(r"remote error: tls: ([a-z ]+?)(?=\s*(?:$|[:,(\]'\"]))", Kind.ALERT),
+    # GnuTLS 3.7.9: "*** Received alert [40]: Handshake failed" (the number is the alert).
+    _r(r"Received alert \[(\d+)\]", Kind.ALERT),
+    # NSS 3.87 names a received alert SSL_ERROR_<NAME>_ALERT: "SSL_ERROR_EXPIRED_CERT_ALERT: SSL peer
+    # rejected your certificate as expired.", "SSL_ERROR_UNKNOWN_CA_ALERT".
+    _r(r"SSL_ERROR_EXPIRED_CERT_ALERT", Kind.ALERT, "certificate_expired"),
+    _r(r"SSL_ERROR_REVOKED_CERT_ALERT", Kind.ALERT, "certificate_revoked"),
+    _r(r"SSL_ERROR_BAD_CERT_ALERT", Kind.ALERT, "bad_certificate"),
+    _r(r"SSL_ERROR_UNSUPPORTED_CERT_ALERT", Kind.ALERT, "unsupported_certificate"),
+    _r(r"SSL_ERROR_RX_CERTIFICATE_REQUIRED_ALERT", Kind.ALERT, "certificate_required"),
+    _r(r"SSL_ERROR_BAD_CERT_STATUS_RESPONSE_ALERT", Kind.ALERT, "bad_certificate_status_response"),
+    _r(r"SSL_ERROR_([A-Z_]+?)_ALERT\b", Kind.ALERT),
     _r(r"Received fatal alert: (\w+)", Kind.ALERT),
     _r(r"SSL alert number (\d+)", Kind.ALERT),
     _r(r"alert_(\w+?)(?:'|\"|\)|\s|$)", Kind.ALERT),
@@ -205,6 +262,14 @@ RULES: tuple[Rule, ...] = (
     # The server's finite-field DH group is below the client's security level.
     _r(r"dh key too small|DH ServerKeyExchange does not comply|ERR_SSL_WEAK_SERVER_EPHEMERAL_DH_KEY",
        Kind.NEGOTIATION, "weak-dh"),
+    # NSS 3.87 words a received handshake_failure alert as it words its own failure to find a common
+    # suite: "SSL_ERROR_NO_CYPHER_OVERLAP: Cannot communicate securely with peer: no common encryption
+    # algorithm(s)." (ssl3_HandleAlert): the words cannot tell them apart, so neither can the symptom.
+    _r(r"SSL_ERROR_NO_CYPHER_OVERLAP", Kind.NEGOTIATION, "no-ciphers"),
+    # NSS 3.87: "SSL_ERROR_UNSUPPORTED_VERSION: Peer using unsupported version of security protocol.";
+    # GnuTLS 3.7.9: "*** Fatal error: A packet with illegal or unsupported version was received."
+    _r(r"SSL_ERROR_UNSUPPORTED_VERSION|A packet with illegal or unsupported version was received",
+       Kind.NEGOTIATION, "protocol-version"),
     _r(r"no ciphers available|no cipher match|failed setting cipher list|no cipher suites? in common|"
        r"No appropriate cipher suite", Kind.NEGOTIATION, "no-ciphers"),
     _r(r"unsupported protocol|wrong ssl version|protocol version (?:is )?not (?:supported|accepted)|"
@@ -222,6 +287,10 @@ RULES: tuple[Rule, ...] = (
     _r(r"unexpected eof|EOF occurred in violation of protocol|connection reset|Connection closed|"
        r"Remote host terminated|Empty reply from server|SSL_ERROR_SYSCALL|ConnectionLost|"
        r"ERR_CONNECTION_(?:CLOSED|RESET)|ERR_EMPTY_RESPONSE|ERR_SOCKET_NOT_CONNECTED|closed by peer|SSLEOFError|"
+       # GnuTLS 3.7.9: "The TLS connection was non-properly terminated." (gnutls_strerror of
+       # GNUTLS_E_PREMATURE_TERMINATION); a TCP reset mid-exchange: "*** Fatal error: Error in the pull
+       # function. | *** Server has terminated the connection abnormally." (gnutls-cli, seen by hand)
+       r"The TLS connection was non-properly terminated|Server has terminated the connection abnormally|"
        # nginx's error log: "peer closed connection in SSL handshake", "upstream prematurely closed connection"
        r"(?:peer|prematurely) closed connection",
        Kind.CLOSED),

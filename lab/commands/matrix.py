@@ -47,6 +47,10 @@ def tool_versions(clients: list[str]) -> dict[str, str]:
         "curl": lambda: " ".join(_first_line(["curl", "--version"]).split()[:2]),
         "java": lambda: _first_line(["java", "-version"]),
         "browser": lambda: _first_line(["chromium", "--version"]),
+        "go": lambda: _first_line(["go", "version"]),
+        "node": lambda: _first_line(["node", "-p", "'Node ' + process.version + ' (OpenSSL ' + process.versions.openssl + ')'"]),
+        "gnutls": lambda: _first_line(["gnutls-cli", "--version"]),
+        "nss": lambda: _first_line(["dpkg-query", "-W", "-f=NSS ${Version} (tstclnt)", "libnss3"]),  # tstclnt prints none
     }
     return {name: known[name]() for name in clients if name in known}
 

@@ -31,6 +31,10 @@ PROBES: dict[str, Callable[[], "Probe"]] = {
     "curl": _lazy("curl", "CurlProbe"),
     "java": _lazy("java_probe", "JavaProbe"),
     "browser": _lazy("browser", "BrowserProbe"),
+    "go": _lazy("go_probe", "GoProbe"),
+    "node": _lazy("node_probe", "NodeProbe"),
+    "gnutls": _lazy("gnutls_cli", "GnuTlsProbe"),
+    "nss": _lazy("nss_tstclnt", "NssProbe"),
 }
 DEFAULT_PROBES: tuple[str, ...] = ("python-ssl", "pyopenssl", "openssl", "curl")
 
