@@ -181,9 +181,18 @@ RULES: tuple[Rule, ...] = (
     _r(r"x509: certificate is (?:valid for .+, not |not valid for any names)|because it doesn't contain any IP SANs|"
        r"The name in the certificate does not match the expected|SSL_ERROR_BAD_CERT_DOMAIN",
        Kind.VERIFY, "hostname-mismatch"),
+    # Go 1.19 words a SHA-1 signature as an unknown authority, with the reason in brackets: 'x509: certificate
+    # signed by unknown authority (possibly because of "x509: cannot verify signature: insecure algorithm
+    # SHA1-RSA (temporarily override with GODEBUG=x509sha1=1)" ...)'; GnuTLS 3.7.9: "The certificate chain
+    # uses insecure algorithm." Before the unknown-authority rule: the bracket is what to fix.
+    _r(r"cannot verify signature: insecure algorithm SHA1|The certificate chain uses insecure algorithm",
+       Kind.VERIFY, "weak-signature"),
     # Go 1.19: "x509: certificate signed by unknown authority"; GnuTLS 3.7.9: "The certificate issuer is
     # unknown."; NSS 3.87: "SEC_ERROR_UNKNOWN_ISSUER: Peer's Certificate issuer is not recognized."
-    _r(r"x509: certificate signed by unknown authority|The certificate issuer is unknown|SEC_ERROR_UNKNOWN_ISSUER",
+    # NSS 3.87 on a chain that ends in a CA it was not told to trust (an intercepting proxy's):
+    # "SEC_ERROR_UNTRUSTED_ISSUER: Peer's certificate issuer has been marked as not trusted by the user."
+    _r(r"x509: certificate signed by unknown authority|The certificate issuer is unknown|SEC_ERROR_UNKNOWN_ISSUER|"
+       r"SEC_ERROR_UNTRUSTED_ISSUER",
        Kind.VERIFY, "unknown-issuer"),
     # GnuTLS 3.7.9: "The certificate chain uses expired certificate." / "... uses not yet valid certificate.";
     # NSS 3.87: SEC_ERROR_EXPIRED_CERTIFICATE ("Peer's Certificate has expired."), also for a certificate
@@ -214,10 +223,16 @@ RULES: tuple[Rule, ...] = (
        r"\bnum=6[67]\b|ERR_CERT_WEAK_KEY", Kind.VERIFY, "weak-key"),
     _r(r"CA signature digest algorithm too weak|ca md too weak|\bnum=68\b|ERR_CERT_WEAK_SIGNATURE_ALGORITHM",
        Kind.VERIFY, "weak-signature"),
+    # Go 1.19: "x509: certificate specifies an incompatible key usage"; GnuTLS 3.7.9: "The certificate chain
+    # does not match the intended purpose."; NSS 3.87: "SEC_ERROR_INADEQUATE_CERT_TYPE: Certificate type not
+    # approved for application."
     _r(r"unsupported certificate purpose|unsuitable certificate purpose|\bnum=26\b|"
-       r"Extended key usage does not permit|KeyUsage does not allow", Kind.VERIFY, "wrong-purpose"),
-    # No trust anchors at all: curl's CA file holds none, Java's truststore is empty.
-    _r(r"error setting certificate (?:verify locations|file)|trustAnchors parameter must be non-empty",
+       r"Extended key usage does not permit|KeyUsage does not allow|certificate specifies an incompatible key usage|"
+       r"does not match the intended purpose|SEC_ERROR_INADEQUATE_CERT_TYPE", Kind.VERIFY, "wrong-purpose"),
+    # No trust anchors at all: curl's CA file holds none, Java's truststore is empty, gnutls-cli 3.7.9's
+    # --x509cafile holds none ("Error setting the x509 trust file: No certificate was found.").
+    _r(r"error setting certificate (?:verify locations|file)|trustAnchors parameter must be non-empty|"
+       r"Error setting the x509 trust file",
        Kind.VERIFY, "no-trust-store"),
     _r(r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|SSL certificate problem|ERR_CERT_INVALID",
        Kind.VERIFY, "failed"),
@@ -277,6 +292,10 @@ RULES: tuple[Rule, ...] = (
        Kind.NEGOTIATION, "protocol-version"),
     # Java: "No appropriate protocol (protocol is disabled or cipher suites are inappropriate)"
     _r(r"no protocols available|No appropriate protocol", Kind.NEGOTIATION, "no-protocols"),
+    # The answer is not TLS (a plain-HTTP port): Go 1.19 "http: server gave HTTP response to HTTPS client";
+    # GnuTLS 3.7.9 "An unexpected TLS packet was received."; NSS 3.87 "SSL_ERROR_RX_RECORD_TOO_LONG".
+    _r(r"server gave HTTP response to HTTPS client|An unexpected TLS packet was received|SSL_ERROR_RX_RECORD_TOO_LONG",
+       Kind.NEGOTIATION, "wrong-version"),
     _r(r"wrong version number|packet length too long|record layer failure|"
        r"Unsupported or unrecognized SSL message", Kind.NEGOTIATION, "wrong-version"),
     # Chromium's catch-all for a malformed or unexpected handshake.
