@@ -30,7 +30,7 @@ from lab.commands.pcap import (CaptureOpt, capture_request, capture_session, cap
                                captured_summary, print_failure_ladders)
 from lab.console import Signalled, emit, err, interrupted_code, lab_errors, out, para, print_json, say
 from lab.errors import EnvironmentError_, UserInputError
-from lab.harness import Harness, Phase, RunReport, ScenarioResult, deployed, gateway_limits_of
+from lab.harness import Harness, Phase, RunReport, ScenarioResult, deployed, gateway_limits_of, server_limits_of
 from lab.material import OWN_PHASE
 from lab.plan import APP, changes_of, plan_phase
 from lab.paths import certs_dir, check_writable_file
@@ -176,6 +176,7 @@ def show(
     not_applicable = {name: cp.not_applicable for name, cp in fault.clients.items() if cp.not_applicable}
     if APP in not_applicable:
         not_applicable[GATEWAY] = not_applicable.pop(APP)
+    beyond = server_limits_of(make_backend(backend), scenario.server, chosen)  # the backend cannot set the fault up
     if as_json:
         _print_json(({
             "id": scenario.id, "title": scenario.title, "document": scenario.document, "section": scenario.section,
@@ -192,6 +193,7 @@ def show(
                 for r in scenario.resolutions
             },
             "manual": _manual_steps(scenario, chosen, pki),
+            "backend_not_applicable": beyond,
             **({backend: config_json(scenario, chosen)} if config_json else {}),
         }))
         return
@@ -202,6 +204,8 @@ def show(
     say(f"direction:  {chosen.value}" + ("" if chosen is scenario.direction else f" (documented: {scenario.direction.value})"))
     say(f"fault:      {scenario.fault}")
     say(f"documented: {scenario.expect.documented}")
+    if beyond:
+        say(Text(f"n/a on {backend}: {beyond}", style="yellow"))
     say(f"\n{server_role}: " + "; ".join(_spec_lines(scenario.server, ServerSpec())))
     say(f"{client_role}: " + "; ".join(_spec_lines(scenario.client, ClientSpec())))
     say("\nexpected symptom per client:")
@@ -247,7 +251,8 @@ class _Progress:
 
     def scenario_done(self, result: ScenarioResult) -> None:
         if self.enabled:
-            err.print(f"  {result.elapsed:.2f}s" + (f"  {result.error}" if result.error else ""))
+            err.print(" n/a" if result.not_applicable else f"  {result.elapsed:.2f}s"
+                      + (f"  {result.error}" if result.error else ""))
 
 
 _MARK = {"pass": "✓", "fail": "✗", "n/a": "-"}
@@ -307,6 +312,8 @@ def _print_report(report: RunReport, verbose: bool) -> None:
     for r in report.results:
         if r.error:
             para(Text(f"✗ {r.scenario}: the lab could not run it: {r.error}", style="bold red"))
+        if r.not_applicable:
+            para(Text(f"n/a {r.scenario} on {report.backend}: {r.not_applicable}", style="yellow"))
     # n/a is never silent, but each reason is said once, with the scenarios it applies to.
     reasons: dict[tuple[str, str], list[str]] = {}
     for r in report.results:
@@ -554,15 +561,15 @@ def _print_up(scenario: Scenario, resolution: str | None, direction: Direction, 
         say(f"  {e.role:8} {e.scheme}://{url_host(local_host(e.host))}:{e.port}"
             + (f"  servername {e.servername}" if e.servername else "")
             + (f"  (listening on {url_host(e.host)}:{e.port})" if exposure(e.host) else ""))
-    tls = next(e for e in deployment.endpoints if e.scheme == "https")
     files = ClientFiles.for_spec(request.client, request.pki)
-    target = Target(deployment.tls_target.host, tls.port, scenario.servername)
+    # where a TLS client meets the faulty server: the proxy when one intercepts, the plain port for tls-to-plain-port
+    target = Target(deployment.tls_target.host, deployment.tls_target.port, scenario.servername)
     say("\ntry:")
     if deployment.gateway is not None:
         say(f"  curl -i http://{deployment.gateway.host}:{deployment.gateway.port}/")
     say(f"  {openssl_cli.shell_command(target, request.client, files)}")
-    curl = ["curl", "-v", "--cacert", str(files.ca_file), "--resolve", f"{scenario.servername}:{tls.port}:{target.host}",
-            f"https://{scenario.servername}:{tls.port}/"]
+    curl = ["curl", "-v", "--cacert", str(files.ca_file), "--resolve", f"{scenario.servername}:{target.port}:{target.host}",
+            f"{request.client.scheme}://{scenario.servername}:{target.port}/"]
     if files.cert_file and files.key_file:
         curl += ["--cert", str(files.cert_file), "--key", str(files.key_file)]
     say(f"  {shlex.join(curl)}")

@@ -18,6 +18,7 @@ from lab.specs import ClientSpec, ServerSpec, SniPolicy
 from lab.tls import Protocol, client_handshake, effective_ciphers
 
 _MODE_NO_AUTO_CHAIN = 0x8  # SSL_MODE_NO_AUTO_CHAIN; pyOpenSSL does not export it
+_OP_IGNORE_UNEXPECTED_EOF = 0x80  # SSL_OP_IGNORE_UNEXPECTED_EOF (OpenSSL 3); pyOpenSSL does not export it
 
 _VERSIONS = {
     Protocol.TLSv1_0: SSL.TLS1_VERSION,
@@ -86,6 +87,27 @@ def server_context(spec: ServerSpec, pki: Pki, servername: str,
     return named
 
 
+class NoApplicationProtocol(SSL.Error):
+    """Raised in the ALPN callback: pyOpenSSL turns it into SSL_TLSEXT_ERR_ALERT_FATAL, i.e. OpenSSL's
+    no_application_protocol alert (its NO_OVERLAPPING_PROTOCOLS sentinel only declines ALPN and goes on).
+    An SSL.Error, so Twisted treats it as a failed handshake and still flushes the alert to the client."""
+
+
+def _select_alpn(accepted: tuple[str, ...]) -> Callable[[SSL.Connection, list[bytes]], bytes]:
+    """The server's ALPN choice: the first offered protocol it serves; none in common is fatal
+    (no_application_protocol, RFC 7301), as an HTTP/2-only (gRPC) server answers."""
+    wanted = [p.encode() for p in accepted]
+
+    def select(conn: SSL.Connection, offered: list[bytes]) -> bytes:
+        for p in offered:
+            if p in wanted:
+                return p
+        # args like OpenSSL's error queue ([(library, function, reason)]), which Twisted reads
+        raise NoApplicationProtocol([("tlslab server", "alpn", f"client offered {offered!r}; served: {wanted!r}")])
+
+    return select
+
+
 def _base_server_context(spec: ServerSpec, pki: Pki,
                          keylog: Callable[[SSL.Connection, bytes], None] | None = None) -> SSL.Context:
     ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
@@ -93,6 +115,10 @@ def _base_server_context(spec: ServerSpec, pki: Pki,
         ctx.set_keylog_callback(keylog)
     _apply_protocols(ctx, spec.min_protocol, spec.max_protocol, spec.ciphers)
     ctx.set_options(SSL.OP_NO_TICKET)
+    if spec.dh_params:
+        ctx.load_tmp_dh(str(pki.dh_path(spec.dh_params)))
+    if spec.alpn:
+        ctx.set_alpn_select_callback(_select_alpn(spec.alpn))
     if spec.client_auth:
         store = ctx.get_cert_store()
         assert store is not None
@@ -116,7 +142,12 @@ def client_context(spec: ClientSpec, files: ClientFiles) -> tuple[SSL.Context, V
     ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
     handshake = client_handshake(spec.min_protocol, spec.max_protocol, spec.ciphers)  # explicit, never the build's
     _apply_protocols(ctx, handshake.min_protocol, handshake.max_protocol, handshake.ciphers)
-    ctx.load_verify_locations(str(files.ca_file))
+    if not files.trusts_nothing:  # an empty bundle: no CA at all
+        ctx.load_verify_locations(str(files.ca_file))
+    if spec.alpn:
+        ctx.set_alpn_protos([p.encode() for p in spec.alpn])
+    if spec.ignore_unexpected_eof:
+        ctx.set_options(_OP_IGNORE_UNEXPECTED_EOF)
     errors: VerifyErrors = []
 
     def verify(conn: SSL.Connection, cert: object, errnum: int, depth: int, ok: int) -> bool:

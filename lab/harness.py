@@ -22,7 +22,7 @@ from lab.probes.base import CLIENT, LAB, ClientFiles, Outcome, Probe, Target
 from lab.plan import APP, Change, PhasePlan, plan_phase
 from lab.scenario import GATEWAY, Direction, Resolution, Scenario
 from lab.servers.base import Backend, Deployment, DeployRequest, Endpoint, loopback
-from lab.specs import ClientSpec
+from lab.specs import ClientSpec, ServerSpec
 from lab.symptoms import OK, Kind, Symptom, normalise
 
 if TYPE_CHECKING:
@@ -77,9 +77,13 @@ class ScenarioResult:
     phases: tuple[Phase, ...]
     elapsed: float
     error: str | None = None  # the lab could not run the scenario (not a failed check)
+    not_applicable: str | None = None  # why this backend cannot express the fault (nothing ran; not a pass)
 
     @property
     def passed(self) -> bool:
+        """Nothing failed: every phase passed, or the backend declared the fault beyond it (see RunReport)."""
+        if self.not_applicable is not None:
+            return self.error is None
         return self.error is None and bool(self.phases) and all(p.passed for p in self.phases)
 
 
@@ -93,7 +97,8 @@ class RunReport:
 
     @property
     def passed(self) -> bool:
-        return bool(self.results) and all(r.passed for r in self.results)
+        """Every scenario passed and at least one actually ran: a run of n/a scenarios proves nothing."""
+        return any(r.not_applicable is None for r in self.results) and all(r.passed for r in self.results)
 
 
 class Observer(Protocol):
@@ -190,6 +195,12 @@ class Harness:
             raise UserInputError(f"scenario {scenario.id!r} runs {', '.join(d.value for d in scenario.directions)} only")
         wanted = [scenario.resolution(n) for n in only] if only else list(scenario.resolutions)
         started = time.monotonic()
+        beyond = server_limits_of(self.backend, scenario.server, direction)
+        if beyond is not None:  # the backend cannot set this fault up at all: said, never run, never a pass
+            self.observer.scenario_started(scenario, direction, 0)
+            result = ScenarioResult(scenario.id, direction, self.backend.name, (), 0.0, not_applicable=beyond)
+            self.observer.scenario_done(result)
+            return result
         self.observer.scenario_started(scenario, direction, 1 + len(wanted))
         phases: list[Phase] = []
         error = None
@@ -268,6 +279,12 @@ def gateway_limits_of(backend: Backend, client: ClientSpec) -> str | None:
     """Why `backend`'s gateway cannot realise `client` (the backend's own n/a rule), or None."""
     rule = getattr(backend, "gateway_limits", None)
     return rule(client) if rule is not None else None
+
+
+def server_limits_of(backend: Backend, server: ServerSpec, direction: Direction) -> str | None:
+    """Why `backend` cannot realise the fault's server spec in `direction` (its own rule), or None."""
+    rule = getattr(backend, "server_limits", None)
+    return rule(server, direction) if rule is not None else None
 
 
 @contextlib.contextmanager

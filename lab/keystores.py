@@ -61,7 +61,9 @@ def pkcs12_stores(files: ClientFiles) -> tuple[Path, Path | None]:
                   .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
                   .hmac_hash(hashes.SHA1()).build(STORE_PASSWORD.encode()))
     trust = directory / f"{_stem(files.ca_file)}-truststore-{STORE_FORMAT}.p12"
-    if not _fresh(trust, files.ca_file):
+    if files.trusts_nothing:  # PKCS12 cannot hold zero certificates; TlsProbe.java reads an empty file as an empty store
+        trust = files.ca_file
+    elif not _fresh(trust, files.ca_file):
         certs = x509.load_pem_x509_certificates(files.ca_file.read_bytes())
         _write_atomic(trust, pkcs12.serialize_java_truststore(
             [pkcs12.PKCS12Certificate(c, f"tlslab-{i}".encode()) for i, c in enumerate(certs)], encryption))

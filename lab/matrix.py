@@ -36,6 +36,9 @@ _VOLATILE: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bport \d{2,5}\b"), "port <port>"),
     (re.compile(r"\b0x[0-9a-f]{6,}\b"), "0x<addr>"),
     (re.compile(r"\bpid[ =:]+\d+", re.IGNORECASE), "pid <pid>"),
+    # a lab file a client names ("curl: (77) error setting certificate file: /…/certs/empty-ca-bundle.pem"):
+    # the certificates directory differs per run, the file's name is the information
+    (re.compile(r"(?:/[\w.-]+)+/([\w.-]+\.pem)\b"), r"<certs>/\1"),
     (re.compile(r"(?:/tmp|/var/tmp)/[\w./-]+"), "<tmp>"),
     (re.compile(r"after \d+(?:\.\d+)?s\b"), "after <n>s"),
 )

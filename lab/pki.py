@@ -60,6 +60,7 @@ PERMITTED_DNS = (LAB_DOMAIN, "localhost")
 PERMITTED_NETS = ("127.0.0.0/8", "::1/128")
 ORGANIZATION = "tlslab"  # every subject the lab makes starts O=tlslab (the client CAs' dirName constraint)
 OCSP_AIA_URL = "http://ocsp.lab.test/"  # baked into OCSP-enabled leaves; the live responder URL is given explicitly
+EMPTY_BUNDLE = "empty-ca-bundle.pem"  # what ClientSpec.trust = "" resolves to
 SCHEMA_VERSION = 3  # bump when generation logic changes in a way the catalogue text does not show
 
 
@@ -79,6 +80,12 @@ class CertEntry:
     revoked: RevocationReason | None = None  # the lab responder answers "revoked" with this reason
     ocsp_signing: bool = True  # ocsp-responder role: carries id-kp-OCSPSigning (False: not authorised)
     key: Literal["rsa", "ec"] = "rsa"  # EC P-256: the other and client CAs, client certificates (cheap to sign)
+    # --- field faults: what makes a certificate unacceptable to a modern client ---
+    key_size: int = 2048  # RSA modulus bits (1024: refused at OpenSSL security level 2)
+    signature: Literal["sha256", "sha1"] = "sha256"  # the issuer's signature hash (sha1: "ca md too weak")
+    san: bool = True  # server leaf: subjectAltName present (False: the name only in the CN)
+    server_auth: bool = True  # server leaf: EKU serverAuth (False: clientAuth only, the wrong purpose)
+    key_of: str | None = None  # reuse this entry's key pair (a cross-signed CA: another issuer, the same key)
 
 
 CATALOGUE: tuple[CertEntry, ...] = (
@@ -133,6 +140,29 @@ CATALOGUE: tuple[CertEntry, ...] = (
               ocsp_signing=False, description="issued by the intermediate but without id-kp-OCSPSigning"),
     CertEntry("ocsp-responder-other-ca", "ocsp-responder", "other-intermediate", "tlslab OCSP Responder",
               description="an OCSP signing certificate from another CA (not the leaf's issuer)"),
+    # --- field scenarios: certificates real clients refuse, a proxy CA, an expired cross-sign ---
+    CertEntry("server-rsa1024", "server", "intermediate", "api.lab.test", ("api.lab.test", "localhost", "127.0.0.1"),
+              key_size=1024, description="a 1024-bit RSA server key (refused at OpenSSL security level 2)"),
+    CertEntry("server-sha1", "server", "intermediate", "api.lab.test", ("api.lab.test", "localhost", "127.0.0.1"),
+              signature="sha1", description="a server certificate signed with SHA-1 (refused at security level 1+)"),
+    CertEntry("server-cn-only", "server", "intermediate", "api.lab.test", (), san=False,
+              description="CN=api.lab.test and no subjectAltName: the name only in the legacy Common Name"),
+    CertEntry("server-client-eku", "server", "intermediate", "api.lab.test", ("api.lab.test", "localhost", "127.0.0.1"),
+              server_auth=False, description="extended key usage clientAuth only: not for a TLS server"),
+    CertEntry("proxy-root", "root", None, "tlslab Intercepting Proxy CA",
+              description="the TLS-intercepting proxy's CA (name-constrained), which re-signs every site"),
+    CertEntry("proxy-server", "server", "proxy-root", "api.lab.test", ("api.lab.test", "localhost", "127.0.0.1"),
+              description="what the intercepting proxy presents for api.lab.test, signed by its own CA"),
+    CertEntry("xs-old-root", "root", None, "tlslab Old Root CA X3", validity="expired",
+              description="an old root that expired yesterday (DST Root CA X3 in 2021)"),
+    CertEntry("xs-new-root", "root", None, "tlslab New Root X1",
+              description="the new root that replaced it (ISRG Root X1)"),
+    CertEntry("xs-new-root-cross", "root", "xs-old-root", "tlslab New Root X1", key_of="xs-new-root",
+              description="the new root cross-signed by the expired old root (served at the end of the long chain)"),
+    CertEntry("xs-intermediate", "intermediate", "xs-new-root", "tlslab Issuing CA R3",
+              description="the new root's issuing CA (R3)"),
+    CertEntry("xs-server", "server", "xs-intermediate", "api.lab.test", ("api.lab.test", "localhost", "127.0.0.1"),
+              description="a valid leaf from R3: long chain + cross-sign, or short chain to the new root"),
 )
 
 VALID_DAYS = 90
@@ -220,13 +250,13 @@ class _Builder:
     ) -> tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes]:
         key = key or (
             ec.generate_private_key(ec.SECP256R1()) if entry.key == "ec"
-            else rsa.generate_private_key(public_exponent=65537, key_size=2048))
+            else rsa.generate_private_key(public_exponent=65537, key_size=entry.key_size))
         subject = x509.Name([
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
             x509.NameAttribute(NameOID.COMMON_NAME, entry.common_name),
         ])
         not_before, not_after = _window(entry.validity, self.now)
-        if entry.role in ("root", "intermediate"):
+        if entry.role in ("root", "intermediate") and entry.validity == "valid":  # CAs outlive their leaves
             not_after = self.now + dt.timedelta(days=CA_VALID_DAYS)
         issuer_cert, issuer_key = issuer if issuer else (None, key)
         builder = (
@@ -271,12 +301,14 @@ class _Builder:
                 .add_extension(_san(entry.names), critical=False)
             )
         else:
+            purpose = ExtendedKeyUsageOID.SERVER_AUTH if entry.server_auth else ExtendedKeyUsageOID.CLIENT_AUTH
             builder = (
                 builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
                 .add_extension(_end_entity_usage(key_encipherment=True), critical=True)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-                .add_extension(_san(entry.names), critical=False)
+                .add_extension(x509.ExtendedKeyUsage([purpose]), critical=False)
             )
+            if entry.san:
+                builder = builder.add_extension(_san(entry.names), critical=False)
             if entry.ocsp:
                 builder = builder.add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
                     AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(OCSP_AIA_URL))]),
@@ -284,7 +316,37 @@ class _Builder:
             if entry.must_staple:
                 builder = builder.add_extension(x509.TLSFeature([x509.TLSFeatureType.status_request]),
                                                 critical=False)
-        return builder.sign(issuer_key, hashes.SHA256()), key
+        cert = builder.sign(issuer_key, hashes.SHA256())
+        if entry.signature == "sha1":
+            cert = _resign_sha1(cert, issuer_key)
+        return cert, key
+
+
+_SHA256_RSA = bytes.fromhex("2a864886f70d01010b")  # the OID 1.2.840.113549.1.1.11, DER content
+_SHA1_RSA = bytes.fromhex("2a864886f70d010105")  # 1.2.840.113549.1.1.5: the same length
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    length = bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag]) + length + body
+
+
+def _resign_sha1(cert: x509.Certificate, issuer_key: CertificateIssuerPrivateKeyTypes) -> x509.Certificate:
+    """The same certificate signed with SHA-1, as a 2015 CA would have issued it.
+
+    cryptography (since 48) refuses SHA-1 for new signatures, so the TBS is re-signed by hand:
+    the two signature OIDs have the same DER length, so swapping them keeps every length valid.
+    """
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    assert isinstance(issuer_key, rsa.RSAPrivateKey), "the lab's CAs are RSA"
+    tbs = cert.tbs_certificate_bytes
+    assert tbs.count(_SHA256_RSA) == 1
+    tbs = tbs.replace(_SHA256_RSA, _SHA1_RSA)
+    signature = issuer_key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
+    algorithm = _der(0x30, _der(0x06, _SHA1_RSA) + b"\x05\x00")
+    return x509.load_der_x509_certificate(_der(0x30, tbs + algorithm + _der(0x03, b"\x00" + signature)))
 
 
 def build_certificate(
@@ -308,11 +370,14 @@ def _generate(directory: Path, now: dt.datetime) -> None:
     builder = _Builder(now)
     material: dict[str, tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes]] = {}
     for entry in CATALOGUE:  # issuers come before what they issue
-        cert, key = builder.build(entry, material[entry.issuer] if entry.issuer else None)
+        reuse = material[entry.key_of][1] if entry.key_of else None  # a cross-sign: the same key, another issuer
+        cert, key = builder.build(entry, material[entry.issuer] if entry.issuer else None,
+                                  key=reuse)  # type: ignore[arg-type]
         material[entry.name] = (cert, key)
         (directory / f"{entry.name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         _write_private(directory / f"{entry.name}.key", key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (directory / EMPTY_BUNDLE).write_bytes(b"")  # trust = "": a client with no CA bundle at all
 
     by_name = {e.name: e for e in CATALOGUE}
     for entry in CATALOGUE:  # leaf + every intermediate up to (not including) the root
@@ -552,6 +617,25 @@ class Pki:
             return Path(key)
         self.entry(name)
         return self.directory / f"{name}.key"
+
+    def trust_path(self, name: str) -> Path:
+        """The CA bundle a client trusts: a catalogue certificate, or (name ``""``) an empty bundle,
+        the trust store of a slim container or an empty Java cacerts."""
+        if name:
+            return self.cert_path(name)
+        path = self.directory / EMPTY_BUNDLE
+        if not path.exists():
+            path.write_bytes(b"")
+        return path
+
+    def dh_path(self, group: str) -> Path:
+        """The PEM DH parameters of a published group (:mod:`lab.dhparams`), written beside the certificates."""
+        from lab.dhparams import DH_GROUPS
+
+        path = self.directory / f"dh-{group}.pem"
+        if not path.exists() or path.read_bytes() != DH_GROUPS[group]:
+            path.write_bytes(DH_GROUPS[group])
+        return path
 
     def fullchain_path(self, name: str) -> Path:
         if material.is_path(name):

@@ -94,8 +94,12 @@ def plan_phase(scenario: Scenario, direction: Direction, resolution: Resolution 
     for probe in probes:
         expected = scenario.expect.for_client(probe.name, backend, direction) if fault else (OK,)
         why = probe.unsupported_reason(client)
-        if why is None and fault:
-            why = scenario.expect.not_applicable.get(probe.name)
+        server_rule = getattr(probe, "server_unsupported_reason", None)  # a server this client cannot meet at all
+        if why is None and server_rule is not None:
+            why = server_rule(server)
+        if why is None and fault:  # "probe@backend" names a client blind to the fault on one backend only
+            na = scenario.expect.not_applicable
+            why = na.get(f"{probe.name}@{backend}") or na.get(probe.name)
         plans[probe.name] = ClientPlan(probe.name, expected, why)
     if direction is Direction.SOUTHBOUND:
         expected = scenario.expect.for_client(GATEWAY, backend, direction) if fault else (OK,)

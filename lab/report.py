@@ -69,6 +69,7 @@ def result_json(result: ScenarioResult) -> dict[str, Any]:
     return {
         "scenario": result.scenario, "direction": result.direction.value, "backend": result.backend,
         "passed": result.passed, "elapsed": round(result.elapsed, 3), "error": result.error,
+        "not_applicable": result.not_applicable,
         "phases": [phase_json(p) for p in result.phases],
     }
 

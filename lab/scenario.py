@@ -74,6 +74,7 @@ class Expectation:
     )
     # probe -> why it cannot observe this fault (e.g. s_client prints a staple but never checks its
     # signer); such a probe is reported "not applicable" for the fault and must still pass every fix.
+    # A key "probe@backend" limits that to one backend.
     not_applicable: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def for_client(self, client: str, backend: str = "twisted",
@@ -273,7 +274,7 @@ class _Reader:
         for key, value in patch.items():
             names = value if key in _CERT_LIST_FIELDS else (value,) if key in _CERT_FIELDS | {"trust"} else ()
             for name in names:
-                if name is not None and not is_path(name) and name not in known:
+                if name is not None and not is_path(name) and name not in known and not (key == "trust" and name == ""):
                     close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
                     raise self.fail(f"{field_name}.{key}", f"no certificate named {name!r}{hint} (a file path needs a "
@@ -360,7 +361,8 @@ def load_scenario(path: Path) -> Scenario:
             known = [*BACKEND_NAMES, *(f"{b}.{d.value}" for b in BACKEND_NAMES for d in Direction)]
             r.keys({key: table}, known, "symptom.backends", "backend")
         r.keys(table, [*probe_keys, "*"], f"symptom.backends.{key}", "probe")
-    r.keys(na_table, list(PROBES), "symptom.not_applicable", "probe")
+    # a key "probe@backend" limits the declaration to one backend
+    r.keys(na_table, [*PROBES, *(f"{p}@{b}" for p in PROBES for b in BACKEND_NAMES)], "symptom.not_applicable", "probe")
     expect = Expectation(
         default=r.symptoms(symptom.get("expect"), "symptom.expect"),
         documented=r.string(symptom, "documented", "symptom.", required=False),

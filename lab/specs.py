@@ -67,6 +67,9 @@ class ResponderStatus(enum.Enum):
     UNAUTHORIZED = "unauthorized"
 
 
+SCHEMES = ("https", "http")
+_CHOICES: dict[str, tuple[str, ...]] = {"scheme": SCHEMES, "dh_params": ("dh1024", "ffdhe2048")}
+
 _ENUM_FIELDS: dict[str, type[enum.Enum]] = {
     "revocation": RevocationMode, "ocsp_window": OcspWindow, "ocsp_network": OcspNetwork,
     "ocsp_response_status": ResponderStatus,
@@ -101,6 +104,12 @@ class ServerSpec:
     # their own nginx server {} block (nginx backend only; see lab.nginx.own) ---
     key: str | None = None
     nginx_conf: str | None = None
+    # --- field faults (the failures users report outside the two documents) ---
+    scheme: str = "https"  # "http": a plain-HTTP listener where the client expects TLS
+    alpn: tuple[str, ...] = ()  # ALPN protocols the server accepts; a hello offering none of them is refused
+    close_notify: bool = True  # False: close after the response without TLS close_notify (body delimited by close)
+    dh_params: str | None = None  # finite-field DHE group for TLS <= 1.2 DHE suites (lab.dhparams)
+    intercepted: bool = False  # a TLS-intercepting proxy (re-signing with the proxy CA) sits in front
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,9 @@ class ClientSpec:
     revocation: RevocationMode = RevocationMode.NONE  # OCSP checking of the server certificate
     clock_offset_days: float = 0.0  # the client's clock runs this far ahead (negative: behind) of the real one
     key: str | None = None  # the private key of a `certificate` given as a path (lab.material)
+    scheme: str = "https"  # "http": the client sends plain HTTP (no TLS at all)
+    alpn: tuple[str, ...] = ()  # ALPN protocols offered, in order; () offers no ALPN extension
+    ignore_unexpected_eof: bool = False  # SSL_OP_IGNORE_UNEXPECTED_EOF: accept an EOF without close_notify
 
 
 # Numbers a probe can actually use: a timeout past 5 minutes is a typo, and a clock offset past
@@ -159,6 +171,8 @@ def _coerce(spec_type: type, name: str, value: Any) -> Any:
             return SniPolicy(value)
         except ValueError:
             raise ValueError(f"must be one of {', '.join(p.value for p in SniPolicy)}") from None
+    if name in _CHOICES and value not in _CHOICES[name]:
+        raise ValueError(f"must be one of {', '.join(_CHOICES[name])}")
     f = {f.name: f for f in dataclasses.fields(spec_type)}[name]
     if f.type in ("tuple[str, ...]",):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

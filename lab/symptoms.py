@@ -269,9 +269,18 @@ RULES: tuple[Rule, ...] = (
     _r(r"x509: certificate is (?:valid for .+, not |not valid for any names)|because it doesn't contain any IP SANs|"
        r"The name in the certificate does not match the expected|SSL_ERROR_BAD_CERT_DOMAIN",
        Kind.VERIFY, "hostname-mismatch"),
+    # Go 1.19 words a SHA-1 signature as an unknown authority, with the reason in brackets: 'x509: certificate
+    # signed by unknown authority (possibly because of "x509: cannot verify signature: insecure algorithm
+    # SHA1-RSA (temporarily override with GODEBUG=x509sha1=1)" ...)'; GnuTLS 3.7.9: "The certificate chain
+    # uses insecure algorithm." Before the unknown-authority rule: the bracket is what to fix.
+    _r(r"cannot verify signature: insecure algorithm SHA1|The certificate chain uses insecure algorithm",
+       Kind.VERIFY, "weak-signature"),
     # Go 1.19: "x509: certificate signed by unknown authority"; GnuTLS 3.7.9: "The certificate issuer is
     # unknown."; NSS 3.87: "SEC_ERROR_UNKNOWN_ISSUER: Peer's Certificate issuer is not recognized."
-    _r(r"x509: certificate signed by unknown authority|The certificate issuer is unknown|SEC_ERROR_UNKNOWN_ISSUER",
+    # NSS 3.87 on a chain that ends in a CA it was not told to trust (an intercepting proxy's):
+    # "SEC_ERROR_UNTRUSTED_ISSUER: Peer's certificate issuer has been marked as not trusted by the user."
+    _r(r"x509: certificate signed by unknown authority|The certificate issuer is unknown|SEC_ERROR_UNKNOWN_ISSUER|"
+       r"SEC_ERROR_UNTRUSTED_ISSUER",
        Kind.VERIFY, "unknown-issuer"),
     # GnuTLS 3.7.9: "The certificate chain uses expired certificate." / "... uses not yet valid certificate.";
     # NSS 3.87: SEC_ERROR_EXPIRED_CERTIFICATE ("Peer's Certificate has expired."), also for a certificate
@@ -286,7 +295,8 @@ RULES: tuple[Rule, ...] = (
        r"SSL certificate does not match \"[^\"]*\"|"
        r"No subject alternative (?:DNS )?names? matching|No name matching|ERR_CERT_COMMON_NAME_INVALID|"
        # Go crypto/tls (1.19): "x509: certificate is valid for a.lab.test, b.lab.test, not c.lab.test"
-       r"x509: certificate is valid for .*, not |x509: certificate is not valid for any names",
+       r"x509: certificate is valid for .*, not |x509: certificate is not valid for any names|"
+       r"relies on legacy Common Name field|does not contain any .?subjectAltName",
        Kind.VERIFY, "hostname-mismatch"),
     # Go words expiry and not-yet-valid alike; only the comparison tells them apart.
     _r(r"x509: certificate has expired or is not yet valid: current time \S+ is before", Kind.VERIFY,
@@ -303,6 +313,23 @@ RULES: tuple[Rule, ...] = (
        r"x509: certificate signed by unknown authority",  # Go crypto/tls
        Kind.VERIFY, "unknown-issuer"),
     _r(r"(?<!in certificate chain)self[- ]signed certificate\b(?! in)|\bnum=18\b", Kind.VERIFY, "self-signed"),
+    # OpenSSL's security level refuses the certificate itself (X509_V_ERR_EE_KEY_TOO_SMALL,
+    # X509_V_ERR_CA_MD_TOO_WEAK; "ee key too small" / "ca md too weak" where a server loads it).
+    _r(r"EE certificate key too weak|CA certificate key too weak|ee key too small|ca key too small|"
+       r"\bnum=6[67]\b|ERR_CERT_WEAK_KEY", Kind.VERIFY, "weak-key"),
+    _r(r"CA signature digest algorithm too weak|ca md too weak|\bnum=68\b|ERR_CERT_WEAK_SIGNATURE_ALGORITHM",
+       Kind.VERIFY, "weak-signature"),
+    # Go 1.19: "x509: certificate specifies an incompatible key usage"; GnuTLS 3.7.9: "The certificate chain
+    # does not match the intended purpose."; NSS 3.87: "SEC_ERROR_INADEQUATE_CERT_TYPE: Certificate type not
+    # approved for application."
+    _r(r"unsupported certificate purpose|unsuitable certificate purpose|\bnum=26\b|"
+       r"Extended key usage does not permit|KeyUsage does not allow|certificate specifies an incompatible key usage|"
+       r"does not match the intended purpose|SEC_ERROR_INADEQUATE_CERT_TYPE", Kind.VERIFY, "wrong-purpose"),
+    # No trust anchors at all: curl's CA file holds none, Java's truststore is empty, gnutls-cli 3.7.9's
+    # --x509cafile holds none ("Error setting the x509 trust file: No certificate was found.").
+    _r(r"error setting certificate (?:verify locations|file)|trustAnchors parameter must be non-empty|"
+       r"Error setting the x509 trust file",
+       Kind.VERIFY, "no-trust-store"),
     _r(r"certificate verify failed|CERTIFICATE_VERIFY_FAILED|SSL certificate problem|ERR_CERT_INVALID",
        Kind.VERIFY, "failed"),
     # --- the peer sent a fatal alert -----------------------------------------------------
@@ -343,6 +370,9 @@ RULES: tuple[Rule, ...] = (
     # Chromium shows one code for a handshake_failure or protocol_version alert: it cannot tell
     # a version mismatch from a cipher mismatch, so neither can the symptom.
     _r(r"ERR_SSL_VERSION_OR_CIPHER_MISMATCH", Kind.NEGOTIATION, "version-or-cipher"),
+    # The server's finite-field DH group is below the client's security level.
+    _r(r"dh key too small|DH ServerKeyExchange does not comply|ERR_SSL_WEAK_SERVER_EPHEMERAL_DH_KEY",
+       Kind.NEGOTIATION, "weak-dh"),
     # NSS 3.87 words a received handshake_failure alert as it words its own failure to find a common
     # suite: "SSL_ERROR_NO_CYPHER_OVERLAP: Cannot communicate securely with peer: no common encryption
     # algorithm(s)." (ssl3_HandleAlert): the words cannot tell them apart, so neither can the symptom.
@@ -358,6 +388,10 @@ RULES: tuple[Rule, ...] = (
        Kind.NEGOTIATION, "protocol-version"),
     # Java: "No appropriate protocol (protocol is disabled or cipher suites are inappropriate)"
     _r(r"no protocols available|No appropriate protocol", Kind.NEGOTIATION, "no-protocols"),
+    # The answer is not TLS (a plain-HTTP port): Go 1.19 "http: server gave HTTP response to HTTPS client";
+    # GnuTLS 3.7.9 "An unexpected TLS packet was received."; NSS 3.87 "SSL_ERROR_RX_RECORD_TOO_LONG".
+    _r(r"server gave HTTP response to HTTPS client|An unexpected TLS packet was received|SSL_ERROR_RX_RECORD_TOO_LONG",
+       Kind.NEGOTIATION, "wrong-version"),
     _r(r"wrong version number|packet length too long|record layer failure|"
        r"Unsupported or unrecognized SSL message", Kind.NEGOTIATION, "wrong-version"),
     # Chromium's catch-all for a malformed or unexpected handshake.
@@ -367,7 +401,7 @@ RULES: tuple[Rule, ...] = (
     _r(r"connection refused|ConnectException|\(7\) Failed to connect|ERR_CONNECTION_REFUSED", Kind.REFUSED),
     _r(r"unexpected eof|EOF occurred in violation of protocol|connection reset|Connection closed|"
        r"Remote host terminated|Empty reply from server|SSL_ERROR_SYSCALL|ConnectionLost|"
-       r"ERR_CONNECTION_(?:CLOSED|RESET)|ERR_EMPTY_RESPONSE|closed by peer|SSLEOFError|"
+       r"ERR_CONNECTION_(?:CLOSED|RESET)|ERR_EMPTY_RESPONSE|ERR_SOCKET_NOT_CONNECTED|closed by peer|SSLEOFError|"
        # GnuTLS 3.7.9: "The TLS connection was non-properly terminated." (gnutls_strerror of
        # GNUTLS_E_PREMATURE_TERMINATION); a TCP reset mid-exchange: "*** Fatal error: Error in the pull
        # function. | *** Server has terminated the connection abnormally." (gnutls-cli, seen by hand)
@@ -387,11 +421,12 @@ RULES: tuple[Rule, ...] = (
 # every rule's detail is listed here. Alerts are named by ALERT_NAMES, plus the alert details
 # fixed by a rule (Chromium's client-certificate-rejected).
 REASONS: dict[Kind, tuple[str, ...]] = {
-    Kind.VERIFY: ("hostname-mismatch", "expired", "not-yet-valid", "unknown-issuer", "self-signed", "failed"),
+    Kind.VERIFY: ("hostname-mismatch", "expired", "not-yet-valid", "unknown-issuer", "self-signed", "failed",
+                  "weak-key", "weak-signature", "wrong-purpose", "no-trust-store"),
     Kind.REVOCATION: ("no-staple", "revoked", "unknown", "expired-response", "not-yet-valid-response",
                       "untrusted-signer", "responder-error", "malformed", "unavailable", "old-or-invalid"),
     Kind.NEGOTIATION: ("protocol-version", "no-ciphers", "no-protocols", "wrong-version", "version-or-cipher",
-                       "protocol-error"),
+                       "protocol-error", "weak-dh"),
 }
 
 
@@ -446,5 +481,6 @@ X509_VERIFY_ERRORS: dict[int, str] = {
     18: "self-signed certificate", 19: "self-signed certificate in certificate chain",
     20: "unable to get local issuer certificate", 21: "unable to verify the first certificate",
     23: "certificate revoked", 24: "invalid CA certificate", 26: "unsupported certificate purpose",
+    66: "EE certificate key too weak", 67: "CA certificate key too weak", 68: "CA signature digest algorithm too weak",
     47: "permitted subtree violation", 62: "hostname mismatch", 64: "IP address mismatch",
 }

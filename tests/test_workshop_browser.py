@@ -15,7 +15,6 @@ import ssl
 import tempfile
 from pathlib import Path
 
-import pytest
 
 from lab.probes.browser import chromium_path
 from lab.scenario import Catalog

@@ -43,15 +43,16 @@ from lab.nginx.image import resolve_image
 from lab.nginx.engine import (HOST_LABEL, DockerNotAnswering, DockerUnavailable, LABEL, PID_LABEL, RUN_LABEL, SCENARIO_LABEL, container_logs, docker_client,
                             owner_labels, unavailable_reason)
 from lab.errors import EnvironmentError_, PortInUse, UserInputError
-from lab.nginx.config import (CONF_DIR, CONF_FILE, LOG_DIR, NginxConfig, error_lines, render_gateway, render_server,
+from lab.nginx.config import (CONF_DIR, CONF_FILE, LOG_DIR, NginxConfig, error_lines, render_gateway, render_server, server_limits,
                               stapling_lines)
 from lab.nginx.stapling import fetch_staple_file, nginx_will_staple, wait_for_staple
 from lab.ocsp import Responder, ResponderPolicy, run_responder
 from lab.probes.base import Target
 from lab.runstate import NOT_CHECKED, SweepResult
 from lab.scenario import Direction
-from lab.servers.base import Deployment, DeployRequest, Endpoint, endpoint_files, loopback, responder_endpoints
-from lab.specs import ClientSpec, RevocationMode
+from lab.servers.base import (Deployment, DeployRequest, Endpoint, endpoint_files, loopback, proxy_endpoint,
+                              responder_endpoints)
+from lab.specs import ClientSpec, RevocationMode, ServerSpec
 from lab.tempdirs import make_owned_dir
 from lab.twisted.backend import TwistedBackend
 
@@ -218,6 +219,11 @@ class NginxBackend:
         """The backend's n/a rule for the app's check southbound (the harness and ``show`` ask it)."""
         return gateway_limits(client)
 
+    @staticmethod
+    def server_limits(server: ServerSpec, direction: Direction) -> str | None:
+        """The backend's n/a rule for a whole scenario: a fault nginx cannot be configured to show."""
+        return server_limits(server, direction)
+
     def __init__(self, image: str | None = None, *, staple_warmup: bool = True) -> None:
         self.image = image or os.environ.get("TLSLAB_NGINX_IMAGE") or None
         self.staple_warmup = staple_warmup
@@ -294,7 +300,7 @@ class NginxBackend:
             files = endpoint_files(request)
             if upstream is None:
                 assert ocsp is not None
-                endpoint = Endpoint(role="server", host=request.bind, port=front_port, scheme="https",
+                endpoint = Endpoint(role="server", host=request.bind, port=front_port, scheme=request.server.scheme,
                                     servername=request.servername, ca_file=files["ca_file"],
                                     client_cert=files["client_cert"], client_key=files["client_key"])
                 target = Target(loopback(request.bind), front_port, request.servername)
@@ -304,6 +310,12 @@ class NginxBackend:
 
                 if self.staple_warmup:
                     ocsp.warm_up(target, server_log)
+                extra = ocsp.endpoints()
+                if request.server.intercepted:  # the lab's intercepting proxy in front of nginx
+                    from lab.twisted.mitm import intercepting_proxy
+
+                    target = stack.enter_context(intercepting_proxy(request.pki, target))
+                    extra = (proxy_endpoint(target, request), *extra)
 
                 access = inst.log_dir / "access.log"
                 access_offset = access.stat().st_size if access.exists() else 0
@@ -316,7 +328,7 @@ class NginxBackend:
                     except FileNotFoundError:
                         return []
 
-                yield Deployment(tls_target=target, endpoints=(endpoint, *ocsp.endpoints()), gateway_log=gateway_log,
+                yield Deployment(tls_target=target, endpoints=(endpoint, *extra), gateway_log=gateway_log,
                                  server_log=server_log, config_text=config.text, access_log=access_log)
                 return
             backend_ep = dataclasses.replace(upstream.endpoints[0], role="backend")

@@ -29,6 +29,7 @@ from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.dhparams import DH_GROUPS
 from lab.material import is_path, label
 from lab.nginx.own import rewrite
 from lab.nginx.stapling import StaplingFiles, nginx_stapling_directives
@@ -219,6 +220,19 @@ def _tls_server_block(out: _Lines, listen: str, scenario_id: str, servername: st
     out.close()
 
 
+def server_limits(server: ServerSpec, direction: Direction) -> str | None:
+    """Why nginx as the TLS server (northbound) cannot set up `server`'s fault, or None. Southbound the
+    faulty server is the Twisted backend, which can."""
+    if direction is not Direction.NORTHBOUND:
+        return None
+    if server.alpn:
+        return ("nginx cannot refuse a client that offers no h2: with http2 on the listen it offers h2 and "
+                "http/1.1 and serves HTTP/1.1 to the rest (it has no HTTP/2-only switch)")
+    if not server.close_notify:
+        return "nginx always sends close_notify before closing a TLS connection (no directive turns it off)"
+    return None
+
+
 def render_server(scenario_id: str, servername: str, spec: ServerSpec, *, port: int, bind: str = "127.0.0.1",
                   role: str = "router", control_port: int | None = None, generation: str | None = None,
                   ocsp_responder: str | None = EXAMPLE_OCSP_RESPONDER, ocsp_staple: bytes | None = None) -> NginxConfig:
@@ -234,12 +248,25 @@ def render_server(scenario_id: str, servername: str, spec: ServerSpec, *, port: 
     listen = listen_address(bind, port)
     if spec.nginx_conf:
         return _own_server(out, role, spec.nginx_conf, listen)
+    if spec.scheme == "http":
+        out.add("# a plain-HTTP port: no TLS at all (what a client's https:// URL points at by mistake)")
+        out.open("server")
+        out.add(f"listen {listen} default_server{_listen_options(listen)};", f"server_name {servername};")
+        out.open("location /")
+        out.add(f'return 200 "tlslab {scenario_id}: plain HTTP OK\\n";')
+        out.close()
+        out.close()
+        out.close()
+        return NginxConfig(role, "\n".join(out.lines) + "\n", tuple(out.files))
     out.add("# TLS policy for every server on this port")
     out.add(f"ssl_protocols {_protocols(spec.min_protocol, spec.max_protocol)};")
     ciphers = effective_ciphers(spec.ciphers, spec.min_protocol)
     if ciphers:
         out.add(f'ssl_ciphers "{ciphers}";')
     out.add("ssl_session_tickets off;")
+    if spec.dh_params:
+        out.add(f"# DHE key exchange with the {spec.dh_params} group (lab/dhparams.py)",
+                f"ssl_dhparam {out.file(PemFile(f'dh-{spec.dh_params}.pem', data=DH_GROUPS[spec.dh_params]))};")
     if spec.ocsp_stapling:
         trusted = PemFile("ocsp-trusted-" + _names(spec.ocsp_trusted) + ".pem", certs=spec.ocsp_trusted)
         staple = PemFile(STAPLE_FILE, data=ocsp_staple)

@@ -23,8 +23,8 @@ from pathlib import Path
 from lab.material import label
 from lab.nginx.image import compose_dir
 from lab.errors import UserInputError
-from lab.nginx.config import directive_diff, render_roles
-from lab.pki import Pki
+from lab.nginx.config import directive_diff, render_roles, server_limits
+from lab.pki import EMPTY_BUNDLE, Pki
 from lab.probes import curl, openssl_cli
 from lab.probes.base import ClientFiles, Target
 from lab.scenario import GATEWAY, Direction, Scenario
@@ -53,8 +53,12 @@ def _client_files(spec: ClientSpec, pki: Pki, outdir: Path) -> ClientFiles:
     """Copy the client's trust anchor (and client certificate) into pki/; paths relative to the project."""
     pki_dir = outdir / "pki"
     pki_dir.mkdir(parents=True, exist_ok=True)
-    trust = label(spec.trust)  # a catalogue name, or a file-name-safe label for a team's own file
-    (pki_dir / f"{trust}.pem").write_bytes(pki.pem(spec.trust))
+    if spec.trust:
+        trust = label(spec.trust)  # a catalogue name, or a file-name-safe label for a team's own file
+        (pki_dir / f"{trust}.pem").write_bytes(pki.pem(spec.trust))
+    else:  # trust = "": the empty bundle travels as is
+        trust = EMPTY_BUNDLE.removesuffix(".pem")
+        shutil.copyfile(pki.trust_path(spec.trust), pki_dir / f"{trust}.pem")
     cert = key = None
     if spec.certificate:
         name = label(spec.certificate)
@@ -94,6 +98,9 @@ def export_compose(scenario: Scenario, outdir: Path, pki: Pki, *, image: str, di
     southbound = direction is Direction.SOUTHBOUND
     if southbound and tls_port == gateway_port:
         raise UserInputError("--tls-port and --gateway-port must differ")
+    beyond = server_limits(scenario.server, direction)
+    if beyond:
+        raise UserInputError(f"{scenario.id}: nginx cannot set this fault up, so no project would show it: {beyond}")
     prepare_outdir(outdir, force)
 
     fault = render_roles(scenario, scenario.server, scenario.client, direction, tls_port=tls_port,

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from lab.pki import Pki
-from lab.specs import ClientSpec, RevocationMode
+from lab.pki import EMPTY_BUNDLE, Pki
+from lab.specs import ClientSpec, RevocationMode, ServerSpec
 from lab.symptoms import LAB_ERROR, Kind, Symptom, http_symptom, lab_message, normalise
 
 MAX_RESPONSE = 64 * 1024
@@ -36,9 +36,15 @@ class ClientFiles:
     @classmethod
     def for_spec(cls, spec: ClientSpec, pki: Pki) -> "ClientFiles":
         if spec.certificate:
-            return cls(pki.cert_path(spec.trust), pki.fullchain_path(spec.certificate),
+            return cls(pki.trust_path(spec.trust), pki.fullchain_path(spec.certificate),
                        pki.key_path(spec.certificate, spec.key))
-        return cls(pki.cert_path(spec.trust))
+        return cls(pki.trust_path(spec.trust))
+
+    @property
+    def trusts_nothing(self) -> bool:
+        """The trust store is empty (``trust = ""``): a client with no CA bundle at all. Known by the
+        bundle's name, so a command can be rendered for a copy that does not exist here (compose export)."""
+        return self.ca_file.name == EMPTY_BUNDLE
 
 
 CLIENT = "client"  # the client tool itself failed or succeeded; the lab only normalised its words
@@ -94,6 +100,28 @@ def outcome_from_response(client: str, response: bytes, started: float, *, proto
                    cipher=cipher, elapsed=elapsed, judged_by=judged_by)
 
 
+def plain_http_exchange(client: str, target: Target, spec: ClientSpec) -> Outcome:
+    """``http://`` instead of ``https://``: one HTTP/1.1 request over plain TCP, what the server answers."""
+    import socket
+
+    started = time.monotonic()
+    try:
+        with socket.create_connection((target.host, target.port), timeout=spec.timeout) as sock:
+            sock.sendall(http_request(target.servername))
+            response = b""
+            while len(response) < MAX_RESPONSE:
+                chunk = sock.recv(16384)
+                if not chunk:
+                    break
+                response += chunk
+    except OSError as exc:
+        return outcome_from_error(client, f"{type(exc).__name__}: {exc}", started)
+    if response and parse_status(response) is None:  # TLS bytes (an alert) back to a plain request
+        return Outcome(client, Symptom(Kind.CLOSED), "not an HTTP response: " + response[:16].hex(" "),
+                       elapsed=time.monotonic() - started)
+    return outcome_from_response(client, response, started)
+
+
 def outcome_from_error(client: str, raw: str, started: float, *, judged_by: str = CLIENT) -> Outcome:
     return Outcome(client, normalise(raw), raw.strip(), elapsed=time.monotonic() - started, judged_by=judged_by)
 
@@ -125,6 +153,12 @@ class Probe:
     description = ""
     revocation_modes: frozenset[RevocationMode] = frozenset({RevocationMode.NONE})
     revocation_note = "it has no API to check OCSP"  # why the other modes are missing
+    plain_http = False  # it can also send plain HTTP (ClientSpec.scheme = "http")
+    plain_http_note = "this probe has no plain-HTTP mode"
+    alpn = False  # it can offer the spec's ALPN list and speak what it negotiates
+    alpn_note = "this probe does not set a chosen ALPN list"
+    eof_flag = False  # it has SSL_OP_IGNORE_UNEXPECTED_EOF (or its equivalent) to set
+    eof_note = "it has no such switch"
 
     def unavailable_reason(self) -> str | None:
         """Why this probe cannot run on this machine (e.g. a missing tool), or None."""
@@ -144,6 +178,17 @@ class Probe:
             why = self.clock_offset_reason()
             if why:
                 return f"{self.name} cannot skew its clock by {spec.clock_offset_days:+g} days: {why}"
+        if spec.scheme == "http" and not self.plain_http:
+            return f"{self.name} cannot play a plain-HTTP client: {self.plain_http_note}"
+        if spec.alpn and not self.alpn:
+            return f"{self.name} cannot offer ALPN {', '.join(spec.alpn)}: {self.alpn_note}"
+        if spec.ignore_unexpected_eof and not self.eof_flag:
+            return f"{self.name} cannot be told to ignore an EOF without close_notify: {self.eof_note}"
+        return None
+
+    def server_unsupported_reason(self, server: ServerSpec) -> str | None:
+        """Why this client cannot take part against `server` in any phase (e.g. a browser and a DHE-only
+        server: Chromium has no DHE suites), or None. Decided from the spec, before anything runs."""
         return None
 
     def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome:

@@ -50,7 +50,7 @@ from lab.errors import LabError, ToolMissing
 from lab.probes.base import ClientFiles, Outcome, ProbeBase, Target, outcome_from_error, which
 from lab.keystores import STORE_PASSWORD, pkcs12_stores
 from lab.probes.suites import iana_suites
-from lab.specs import ClientSpec
+from lab.specs import ClientSpec, ServerSpec
 from lab.symptoms import http_symptom
 from lab.tempdirs import make_owned_dir
 from lab.tls import Protocol
@@ -151,8 +151,10 @@ def make_nssdb(home: Path, ca_file: Path, client_pkcs12: Path | None = None) -> 
     holding the client certificate and key from `client_pkcs12` when given."""
     db = home / ".pki" / "nssdb"
     db.mkdir(parents=True, mode=0o700)
-    commands = [["certutil", "-N", "--empty-password", "-d", f"sql:{db}"],
-                ["certutil", "-A", "-n", f"tlslab {ca_file.stem}", "-t", "C,,", "-i", str(ca_file), "-d", f"sql:{db}"]]
+    commands = [["certutil", "-N", "--empty-password", "-d", f"sql:{db}"]]
+    if ca_file.stat().st_size:  # an empty bundle: a profile that trusts no lab CA at all
+        commands.append(["certutil", "-A", "-n", f"tlslab {ca_file.stem}", "-t", "C,,", "-i", str(ca_file),
+                         "-d", f"sql:{db}"])
     if client_pkcs12 is not None:
         commands.append(["pk12util", "-i", str(client_pkcs12), "-d", f"sql:{db}", "-W", STORE_PASSWORD])
     for argv in commands:
@@ -221,6 +223,8 @@ class BrowserProbe(ProbeBase):
     description = "headless Chromium (Debian's chromium via Playwright), lab CA trusted in its profile only"
     revocation_note = ("Chromium does not check OCSP for ordinary certificates (it relies on CRLSets) "
                        "and has no switch to require a staple")
+    plain_http = True  # an http:// URL
+    alpn = True  # only its own list: h2, http/1.1 (see unsupported_reason)
 
     def __init__(self, executable: str | None = None) -> None:
         self.executable = executable
@@ -253,6 +257,16 @@ class BrowserProbe(ProbeBase):
                 return f"Chromium removed TLS 1.0/1.1; it cannot speak {version.value}"
         if spec.ciphers and blocked_suites(spec) is None:
             return "none of the spec's cipher suites exists in Chromium"
+        if spec.ciphers and "@SECLEVEL" in spec.ciphers:
+            return "Chromium (BoringSSL) has no OpenSSL security level: @SECLEVEL means nothing to it"
+        if spec.alpn and spec.alpn != ("h2", "http/1.1"):
+            return "Chromium always offers ALPN h2, http/1.1; it cannot offer another list"
+        return None
+
+    def server_unsupported_reason(self, server: ServerSpec) -> str | None:
+        suites = [c for c in (server.ciphers or "").split(":") if c and not c.startswith("@")]
+        if suites and all(c.startswith(("DHE-", "EDH-")) for c in suites):
+            return "Chromium removed every finite-field DHE suite (Chrome 53): it cannot meet a DHE-only server"
         return None
 
     # -- lifecycle: every Playwright call happens on one worker thread (its sync API is thread-bound)
@@ -370,7 +384,7 @@ class BrowserProbe(ProbeBase):
             raise LabError(f"the browser cannot express this client spec: {reason}")
         started = time.monotonic()
         profile = _Profile.for_spec(spec, files, target)
-        result = self._call(self._load, profile, f"https://{target.servername}:{target.port}/", spec.timeout)
+        result = self._call(self._load, profile, f"{spec.scheme}://{target.servername}:{target.port}/", spec.timeout)
         if "status" in result:
             status = int(result["status"])
             return Outcome(self.name, http_symptom(status), f"HTTP {status} {result.get('status_text', '')}".strip(),

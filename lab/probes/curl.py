@@ -18,7 +18,12 @@ _STATUS_MARK = "\ntlslab-http-status:"
 def command(target: Target, spec: ClientSpec, files: ClientFiles) -> list[str]:
     """curl sends SNI whenever the URL holds a name, so 'no SNI' means connecting by IP address
     (and then the certificate is checked against that address, as curl would)."""
-    argv = ["curl", "--silent", "--show-error", "--max-time", f"{spec.timeout:g}", "--cacert", str(files.ca_file)]
+    argv = ["curl", "--silent", "--show-error", "--max-time", f"{spec.timeout:g}"]
+    if spec.scheme == "http":  # an http:// URL: no TLS at all
+        return argv + ["--resolve", f"{target.servername}:{target.port}:{target.host}", "--write-out",
+                       _STATUS_MARK + "%{http_code}", f"http://{target.servername}:{target.port}/"]
+    argv += ["--cacert", str(files.ca_file)]
+    argv += CURL_ALPN[spec.alpn] if spec.alpn else []
     if spec.sni:
         argv += ["--resolve", f"{target.servername}:{target.port}:{target.host}"]
         url = f"https://{target.servername}:{target.port}/"
@@ -59,9 +64,22 @@ def faketime_env(offset_days: float) -> dict[str, str]:
             "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_NO_CACHE": "1"}
 
 
+# curl's ALPN lists are fixed by its HTTP version options; with no option (spec alpn = []) it offers h2, http/1.1.
+CURL_ALPN: dict[tuple[str, ...], list[str]] = {
+    ("http/1.1",): ["--http1.1"], ("h2", "http/1.1"): ["--http2"], ("h2",): ["--http2-prior-knowledge"],
+}
+
+
 class CurlProbe(ProbeBase):
     name = "curl"
     description = "curl (the system curl and its OpenSSL)"
+    plain_http = True  # an http:// URL
+    alpn = True  # through --http1.1 / --http2 (curl picks the list from the HTTP version)
+
+    def unsupported_reason(self, spec: ClientSpec) -> str | None:
+        if spec.alpn and spec.alpn not in CURL_ALPN:
+            return f"curl offers ALPN only as its HTTP versions do (http/1.1; h2, http/1.1), not {', '.join(spec.alpn)}"
+        return super().unsupported_reason(spec)
     revocation_modes = frozenset({RevocationMode.NONE, RevocationMode.REQUIRE_STAPLE})
     revocation_note = "curl's only revocation check is --cert-status, which requires a valid staple"
 

@@ -29,7 +29,7 @@ from lab.probes.base import ClientFiles, Outcome, ProbeBase, Target, http_reques
 from lab.probes.cli_tool import run_tool
 from lab.probes.curl import faketime_env, faketime_library
 from lab.probes.suites import iana_suites
-from lab.specs import ClientSpec, RevocationMode
+from lab.specs import ClientSpec, RevocationMode, ServerSpec
 from lab.tls import Protocol, client_handshake
 
 GNUTLS_PACKAGE = "gnutls-bin"
@@ -133,6 +133,13 @@ class GnuTlsProbe(ProbeBase):
             elif not any(gnutls_parts(s) for s in iana_suites(handshake.ciphers)):
                 why = f"gnutls: GnuTLS has none of the cipher suites in {spec.ciphers!r}"
         return why
+
+    def server_unsupported_reason(self, server: ServerSpec) -> str | None:
+        if server.intercepted:
+            return ("gnutls-cli says goodbye (close_notify) as soon as its input ends, and the lab's intercepting "
+                    "proxy (Twisted's TLS) ends the client's connection on close_notify before it relays the "
+                    "server's answer: a limit of the lab's proxy, not of GnuTLS")
+        return None
 
     def run(self, target: Target, spec: ClientSpec, files: ClientFiles) -> Outcome:
         started = time.monotonic()

@@ -37,7 +37,7 @@ from lab.probes.base import CLIENT, LAB, ClientFiles, Outcome, ProbeBase, Target
 from lab.probes.java_probe import cache_root
 from lab.probes.jsonlines import LineProcess
 from lab.probes.suites import iana_suites
-from lab.specs import ClientSpec
+from lab.specs import ClientSpec, ServerSpec
 from lab.symptoms import http_symptom, lab_message
 from lab.tls import client_handshake
 
@@ -140,9 +140,18 @@ class GoProbe(ProbeBase):
 
     def unsupported_reason(self, spec: ClientSpec) -> str | None:
         why = super().unsupported_reason(spec)
+        if why is None and spec.ciphers and "@SECLEVEL" in spec.ciphers:
+            why = ("go: crypto/tls has no OpenSSL security level (@SECLEVEL); its own overrides are "
+                   "environment switches such as GODEBUG=x509sha1=1")
         if why is None and spec.ciphers and not go_suites(client_handshake(None, None, spec.ciphers).ciphers):
             why = f"go: crypto/tls has none of the cipher suites in {spec.ciphers!r}"
         return why
+
+    def server_unsupported_reason(self, server: ServerSpec) -> str | None:
+        suites = [c for c in (server.ciphers or "").split(":") if c and not c.startswith("@")]
+        if suites and all(c.startswith(("DHE-", "EDH-")) for c in suites):
+            return "go: crypto/tls has no finite-field DHE key exchange at all: it cannot meet a DHE-only server"
+        return None
 
     @property
     def pid(self) -> int | None:

@@ -193,6 +193,8 @@ class JavaProbe(ProbeBase):
     name = "java"
     description = "Java JSSE client (the APIGEE gateway's TLS stack), one long-lived JVM"
     revocation_modes = frozenset(RevocationMode)  # JSSE's PKIXRevocationChecker judges the staple
+    plain_http_note = "TlsProbe.java opens an SSLSocket only (no plain-HTTP mode)"
+    alpn_note = "TlsProbe.java sets no ALPN list (SSLParameters.setApplicationProtocols) and speaks HTTP/1.1 only"
 
     def clock_offset_reason(self) -> str | None:
         return None  # PKIXBuilderParameters.setDate: the chain and the staple are judged at now + offset

@@ -17,7 +17,7 @@ from lab.ocsp import check_response, must_staple
 from lab.probes.base import (CLIENT, LAB, MAX_RESPONSE, ClientFiles, Outcome, ProbeBase, Target, http_request,
                              outcome_from_error, outcome_from_response, setup_failed)
 from lab.specs import ClientSpec, RevocationMode
-from lab.symptoms import LAB_PREFIX, X509_VERIFY_ERRORS, lab_message
+from lab.symptoms import LAB_PREFIX, X509_VERIFY_ERRORS, http_symptom, lab_message
 
 T = TypeVar("T")
 
@@ -96,6 +96,8 @@ def fetch(target: Target, spec: ClientSpec, files: ClientFiles, client: str = "p
         try:
             pump(conn, sock, conn.do_handshake, deadline)
             verify_hostname(conn, target.servername)
+            if conn.get_alpn_proto_negotiated() == b"h2":
+                return _h2_exchange(client, conn, sock, target, started, deadline, lab_checked)
             request = http_request(target.servername)
             pump(conn, sock, lambda: conn.sendall(request), deadline)
             response = b""
@@ -105,7 +107,9 @@ def fetch(target: Target, spec: ClientSpec, files: ClientFiles, client: str = "p
                 except SSL.ZeroReturnError:
                     break
                 except SSL.SysCallError as exc:
-                    if exc.args and exc.args[0] == -1 and response:  # EOF without close_notify after the body
+                    # EOF without close_notify after the body: an error, unless the spec tolerates it (the
+                    # OpenSSL flag makes it a clean close; an older OpenSSL reports it here instead)
+                    if exc.args and exc.args[0] == -1 and response and spec.ignore_unexpected_eof:
                         break
                     raise
                 if not chunk:
@@ -129,10 +133,36 @@ def fetch(target: Target, spec: ClientSpec, files: ClientFiles, client: str = "p
             return outcome_from_error(client, raw, started, judged_by=judged_by)
 
 
+def _h2_exchange(client: str, conn: SSL.Connection, sock: socket.socket, target: Target, started: float,
+                 deadline: float, judged_by: str) -> Outcome:
+    """ALPN chose h2: the request in HTTP/2 (Twisted's own HTTP/2 client side would do the same)."""
+    from lab.probes.h2client import H2Get
+
+    get = H2Get(target.servername)
+    first = get.start()
+    pump(conn, sock, lambda: conn.sendall(first), deadline)
+    while not get.done:
+        try:
+            data = pump(conn, sock, lambda: conn.recv(65535), deadline)
+        except SSL.ZeroReturnError:
+            break
+        if not data:
+            break
+        if out := get.feed(data):
+            pump(conn, sock, lambda: conn.sendall(out), deadline)
+    if get.status is None:
+        return outcome_from_error(client, get.error or "HTTP/2: connection closed without a response", started)
+    return Outcome(client, http_symptom(get.status), f"HTTP/2 {get.status}", http_status=get.status,
+                   protocol=conn.get_protocol_version_name(), elapsed=time.monotonic() - started, judged_by=judged_by)
+
+
 class PyOpenSslProbe(ProbeBase):
     name = "pyopenssl"
     description = f"pyOpenSSL ({SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()})"
     revocation_modes = frozenset(RevocationMode)  # the staple is checked in-process with cryptography
+    plain_http_note = "pyOpenSSL is a TLS library: a plain-HTTP client is not pyOpenSSL"
+    alpn = True  # set_alpn_protos; HTTP/2 through the h2 library when h2 is chosen
+    eof_flag = True  # SSL_OP_IGNORE_UNEXPECTED_EOF
 
     def clock_offset_reason(self) -> str | None:
         return None  # in-process: the verify store's time and the staple check use the skewed clock

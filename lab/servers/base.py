@@ -171,5 +171,11 @@ def responder_endpoints(url: str | None) -> tuple[Endpoint, ...]:
     return (Endpoint(role="ocsp-responder", host=parts.hostname or "127.0.0.1", port=parts.port or 80, scheme="http"),)
 
 
+def proxy_endpoint(proxy: Target, request: DeployRequest) -> Endpoint:
+    """The TLS-intercepting proxy in front of the server (role ``proxy``): where the clients connect."""
+    return Endpoint(role="proxy", host=request.bind, port=proxy.port, scheme="https", servername=request.servername,
+                    ca_file=request.pki.cert_path("proxy-root"))
+
+
 def iter_roles(deployment: Deployment) -> Iterator[str]:
     return (e.role for e in deployment.endpoints)

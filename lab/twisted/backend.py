@@ -29,7 +29,7 @@ from lab.probes.base import Target
 from lab.scenario import Direction
 from lab import reactor as lab_reactor
 from lab.servers.base import (IDLE_TIMEOUT, LISTEN_BACKLOG, Deployment, DeployRequest, Endpoint, endpoint_files, loopback,
-                              responder_endpoints)
+                              proxy_endpoint, responder_endpoints)
 
 STAPLE_REFRESH = 3600.0  # seconds between staple refreshes while a deployment stays up (nginx: hourly)
 MAX_REQUEST = 16 * 1024
@@ -38,10 +38,15 @@ LINGER_MAX_BYTES = 1024 * 1024  # ... and at most this much of it
 
 
 class _HttpsResponder(protocol.Protocol, TimeoutMixin):
-    """After the handshake: read one request head, answer 200, close. Drops stalled or oversized clients."""
+    """After the handshake: read one request head, answer 200, close. Drops stalled or oversized clients.
 
-    def __init__(self, body: bytes) -> None:
+    With ``close_notify`` False it answers as a server that delimits the body by closing (no
+    Content-Length) and then drops the TCP connection under TLS without a close_notify alert.
+    """
+
+    def __init__(self, body: bytes, close_notify: bool = True) -> None:
         self.body = body
+        self.close_notify = close_notify
         self.buffer = b""
 
     def connectionMade(self) -> None:
@@ -57,6 +62,10 @@ class _HttpsResponder(protocol.Protocol, TimeoutMixin):
                 tap.request(self.buffer[:MAX_REQUEST])
             head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
             transport: Any = self.transport
+            if not self.close_notify:
+                transport.write(head + b"\r\n" + self.body)
+                transport.transport.loseConnection()  # the TCP connection under TLS: flushed, no close_notify
+                return
             transport.write(head + b"Content-Length: %d\r\n\r\n" % len(self.body) + self.body)
             transport.loseConnection()
 
@@ -69,11 +78,49 @@ class _HttpsResponder(protocol.Protocol, TimeoutMixin):
 
 
 class _ResponderFactory(protocol.Factory):
-    def __init__(self, body: bytes) -> None:
+    def __init__(self, body: bytes, close_notify: bool = True) -> None:
         self.body = body
+        self.close_notify = close_notify
 
     def buildProtocol(self, addr: Any) -> _HttpsResponder:
-        return _HttpsResponder(self.body)
+        return _HttpsResponder(self.body, self.close_notify)
+
+
+class _PlainHttpResponder(_HttpsResponder):
+    """A plain-HTTP port. Like nginx's parser it rejects a request line that cannot be HTTP at its first
+    byte (a TLS Client Hello starts 0x16) with ``400 Bad Request`` at once, rather than wait for a line end."""
+
+    def dataReceived(self, data: bytes) -> None:
+        if not self.buffer and data and not data[:1].isalpha():
+            self.setTimeout(None)
+            transport: Any = self.transport
+            transport.write(b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+                            b"Content-Length: 12\r\n\r\nBad Request\n")
+            transport.loseConnection()
+            return
+        super().dataReceived(data)
+
+
+class _PlainFactory(_ResponderFactory):
+    def buildProtocol(self, addr: Any) -> _HttpsResponder:
+        return _PlainHttpResponder(self.body)
+
+
+def _site(body: bytes) -> Any:
+    """A twisted.web site answering 200 with `body`: over TLS with ALPN ``h2`` negotiated, real HTTP/2
+    (Twisted's H2 channel, the h2 library), else HTTP/1.1."""
+    from twisted.web import resource, server
+
+    class _Ok(resource.Resource):
+        isLeaf = True
+
+        def render(self, request: Any) -> bytes:
+            request.setHeader(b"content-type", b"text/plain")
+            return body
+
+    site = server.Site(_Ok())
+    site.displayTracebacks = False
+    return site
 
 
 @implementer(IOpenSSLServerConnectionCreator)
@@ -176,10 +223,14 @@ class _TappedFactory(WrappingFactory):
 
 
 def _listen_tls(request: DeployRequest, port: int, staple: Callable[[], bytes] | None = None) -> IListeningPort:
-    ctx = server_context(request.server, request.pki, request.servername, staple, request.keylog)
     body = f"tlslab {request.scenario.id}: TLS handshake OK\n".encode()
+    if request.server.scheme == "http":  # the plain-HTTP port a TLS client is pointed at by mistake
+        return lab_reactor.reactor().listenTCP(  # type: ignore[no-any-return]
+            port, _PlainFactory(f"tlslab {request.scenario.id}: plain HTTP OK\n".encode()), backlog=LISTEN_BACKLOG,
+            interface=request.bind)
+    ctx = server_context(request.server, request.pki, request.servername, staple, request.keylog)
     creator: Any = _ConnectionCreator(ctx)  # zope interfaces, which mypy cannot see
-    responder: Any = _ResponderFactory(body)
+    responder: Any = _site(body) if request.server.alpn else _ResponderFactory(body, request.server.close_notify)
     tls = TLSMemoryBIOFactory(creator, False, responder)
     if request.tap is None:
         return lab_reactor.reactor().listenTCP(  # type: ignore[no-any-return]
@@ -242,6 +293,7 @@ class TwistedBackend:
     def _deploy(self, request: DeployRequest, staple: Callable[[], bytes] | None, extra: tuple[Endpoint, ...],
                 server_log: Callable[[], list[str]]) -> Iterator[Deployment]:
         ports: list[Any] = []  # IListeningPort
+        stack = contextlib.ExitStack()
         try:
             southbound = request.direction is Direction.SOUTHBOUND
             front = request.backend_port if southbound else request.port
@@ -250,11 +302,16 @@ class TwistedBackend:
             files = endpoint_files(request)
             tls_endpoint = Endpoint(
                 role="backend" if southbound else "server", host=request.bind, port=tls_port.getHost().port,
-                scheme="https", servername=request.servername, ca_file=files["ca_file"],
+                scheme=request.server.scheme, servername=request.servername, ca_file=files["ca_file"],
                 client_cert=files["client_cert"], client_key=files["client_key"],
             )
             target = Target(loopback(request.bind),
                             tls_endpoint.port, request.servername)
+            if request.server.intercepted:  # clients (and the gateway) reach the server through the proxy
+                from lab.twisted.mitm import intercepting_proxy
+
+                target = stack.enter_context(intercepting_proxy(request.pki, target))
+                extra = (proxy_endpoint(target, request), *extra)
             if not southbound:
                 yield Deployment(tls_target=target, endpoints=(tls_endpoint, *extra), server_log=server_log)
                 return
@@ -275,6 +332,7 @@ class TwistedBackend:
             yield Deployment(tls_target=target, endpoints=(gateway, tls_endpoint, *extra), gateway=gateway,
                              gateway_log=read_log, server_log=server_log)
         finally:
+            stack.close()
             for port in reversed(ports):
                 lab_reactor.call(port.stopListening)
 

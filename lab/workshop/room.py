@@ -20,7 +20,7 @@ from lab.backends import make_backend
 from lab.errors import PortInUse, UserInputError
 from lab.harness import deployed
 from lab.scenario import Catalog, Direction, Scenario
-from lab.servers.base import Deployment, DeployRequest, Endpoint, exposure, local_host, url_host
+from lab.servers.base import Deployment, DeployRequest, Endpoint, local_host, url_host
 from lab.paths import state_dir
 from lab.workshop import commands as cmd
 from lab.workshop import dashboard, handout

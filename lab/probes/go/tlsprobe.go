@@ -112,7 +112,8 @@ func config(req request, verifiedByLab *bool) (*tls.Config, error) {
 		return nil, err
 	}
 	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
+	// An empty file is an empty trust store on purpose (trust = ""): a pool with no roots.
+	if len(pem) > 0 && !roots.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("no certificate in %s", req.CAFile)
 	}
 	cfg.RootCAs = roots

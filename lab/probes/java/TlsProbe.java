@@ -443,6 +443,10 @@ public final class TlsProbe {
 
     static KeyStore load(String path, String password) throws Exception {
         KeyStore ks = KeyStore.getInstance("PKCS12");
+        if (new java.io.File(path).length() == 0) {  // an empty file: an empty store (an emptied cacerts)
+            ks.load(null, null);
+            return ks;
+        }
         try (InputStream is = new FileInputStream(path)) {
             ks.load(is, password.toCharArray());
         }
