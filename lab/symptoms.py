@@ -139,7 +139,6 @@ RULES: tuple[Rule, ...] = (
     _r(r"certificate has expired or is not yet valid: current time \S+ is before", Kind.VERIFY, "not-yet-valid"),
     _r(r"x509: certificate is valid for .+, not |x509: certificate is not valid for any names|"
        r"certificate relies on legacy Common Name field", Kind.VERIFY, "hostname-mismatch"),
-    _r(r"x509: certificate signed by unknown authority", Kind.VERIFY, "unknown-issuer"),
     # (Go's alert words, "remote error: tls: ...", are one block below, with the other alerts.)
     _r(r"tls: first record does not look like a TLS handshake", Kind.NEGOTIATION, "wrong-version"),
     # Node.js error codes, when only the code was pasted (its messages are OpenSSL's words).
@@ -177,10 +176,6 @@ RULES: tuple[Rule, ...] = (
     _r(r"SSL_ERROR_NO_CYPHER_OVERLAP", Kind.NEGOTIATION, "no-ciphers"),
     _r(r"SSL_ERROR_UNSUPPORTED_VERSION", Kind.NEGOTIATION, "protocol-version"),
     _r(r"SSL_ERROR_RX_RECORD_TOO_LONG", Kind.NEGOTIATION, "wrong-version"),
-    _r(r"SSL_ERROR_EXPIRED_CERT_ALERT", Kind.ALERT, "certificate_expired"),
-    _r(r"SSL_ERROR_BAD_CERT_ALERT", Kind.ALERT, "bad_certificate"),
-    _r(r"SSL_ERROR_REVOKED_CERT_ALERT", Kind.ALERT, "certificate_revoked"),
-    _r(r"SSL_ERROR_(\w+?)_ALERT\b", Kind.ALERT),
     # Schannel (curl and git on Windows) and .NET (SslStream, HttpClient).
     _r(r"SEC_E_UNTRUSTED_ROOT|CERT_E_UNTRUSTEDROOT|issued by an authority that is not trusted|"
        r"errors in the certificate chain: (?:UntrustedRoot|PartialChain)", Kind.VERIFY, "unknown-issuer"),

@@ -140,6 +140,57 @@ OBSERVATIONS: tuple[Observation, ...] = (
             "ocsp-stapling-off": "a good status: the responder works, the server just does not staple",
             "ocsp-revoked": "Cert Status: revoked",
         })),
+    # --- the field scenarios (failures users report outside the two documents) ---
+    Observation(
+        "speaks-tls",
+        "Does the port speak TLS at all, and did your client speak TLS to it?",
+        ("curl -sv http://HOST:PORT/ -o /dev/null", f"{_S} -servername NAME </dev/null"),
+        MappingProxyType({
+            "tls-to-plain-port": "plain HTTP answers on that port; s_client says 'wrong version number' "
+                                 "(use the https port, or http://)",
+            "plain-http-to-tls-port": "s_client completes a handshake: the port is TLS and your client sent "
+                                      "plain HTTP (nginx: '400 The plain HTTP request was sent to HTTPS port')",
+        })),
+    Observation(
+        "alpn",
+        "Does the server accept a handshake that offers no ALPN, and one that offers h2?",
+        (f"{_S} -servername NAME </dev/null", f"{_S} -servername NAME -alpn h2 </dev/null"),
+        MappingProxyType({
+            "alpn-required": "without ALPN: alert no_application_protocol; with -alpn h2 the handshake "
+                             "completes ('ALPN protocol: h2')",
+        })),
+    Observation(
+        "client-trust-store",
+        "Does your client have a CA bundle at all (and does any public server verify with it)?",
+        ("ls -l /etc/ssl/certs/ca-certificates.crt", "keytool -list -cacerts -storepass changeit | head -3",
+         "python3 -c 'import ssl; print(ssl.get_default_verify_paths())'"),
+        MappingProxyType({
+            "missing-ca-bundle": "empty or missing: every server fails to verify, public ones too "
+                                 "(Java: 'the trustAnchors parameter must be non-empty')",
+            "unknown-server-cert": "a full bundle: other servers verify, this server's CA is just not in it",
+            "intercepting-proxy": "a full bundle, but the chain you get is signed by the proxy's CA "
+                                  "(compare the issuer with what another network sees)",
+        })),
+    Observation(
+        "close-notify",
+        "Does the response arrive, and how does the server end the connection?",
+        (f"{_S} -servername NAME -ign_eof < request.txt",),
+        MappingProxyType({
+            "unexpected-eof": "the response arrives, then 'unexpected eof while reading': the server closed "
+                              "without close_notify",
+        })),
+    Observation(
+        "key-strength",
+        "How strong are the server's key, its certificate's signature and its DH group?",
+        (f"{_S} -servername NAME </dev/null | openssl x509 -noout -text | grep -E 'Public-Key|Signature Alg'",
+         f"{_S} -servername NAME -tls1_2 -cipher 'DHE:@SECLEVEL=0' </dev/null | grep 'Server Temp Key'"),
+        MappingProxyType({
+            "weak-server-key": "'Public-Key: (1024 bit)': OpenSSL 3 at level 2 refuses it ('ee key too small')",
+            "weak-server-key-sha1": "'Signature Algorithm: sha1WithRSAEncryption' ('ca md too weak')",
+            "weak-server-key-dh": "'Server Temp Key: DH, 1024 bits' ('dh key too small')",
+            "cn-only-certificate": "a strong key: the certificate lacks subjectAltName instead (next check)",
+            "wrong-key-usage": "a strong key: the EKU lacks serverAuth instead",
+        })),
 )
 
 
