@@ -236,7 +236,10 @@ def serve(scenario: str, resolution: str | None = None, *, backend: str = "twist
     request = DeployRequest(s, server, client, chosen, pki, bind=bind)
     with deployed(make_backend(backend), request) as deployment:
         endpoints = tuple(Endpoint._of(e) for e in deployment.endpoints)
-        tls = next(e for e in deployment.endpoints if e.scheme == "https")
+        # the endpoint a TLS client meets (the faulty server, or the proxy in front of it; for a plain-HTTP
+        # port that port), else the first that is not the gateway
+        tls = next((e for e in deployment.endpoints if e.port == deployment.tls_target.port),
+                   next(e for e in deployment.endpoints if e.role != "gateway"))
         front = Endpoint._of(tls)
         expected = ("ok",) if res else tuple(str(x) for x in s.expect.for_client("*", backend, chosen))
         yield Environment(

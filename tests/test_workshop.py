@@ -57,10 +57,19 @@ def test_all_scenarios_fault_reproduces_and_fix_succeeds(tmp_path: Path, catalog
                 result = curl(v["commands"][0], ca, files)
                 status = result.stdout.rsplit("\n", 1)[-1]
                 where = f"{x['name']} ({s.id}) {v['variant']}: {result.stderr.strip()} {status}"
+                fix = next((r for r in s.resolutions if r.recommended), s.resolutions[0])
+                fixed_client = s.specs(fix)[1]
+                if v["variant"] == "fixed" and fixed_client.trust not in ("root", ""):
+                    continue  # the fix is the client's own trust store (e.g. a new root): not the room CA's line
                 if v["variant"] == "fixed":
                     assert result.returncode == 0 and status == "200", where
                 elif s.direction is Direction.SOUTHBOUND:
                     assert status == "503", where  # the app's view: the gateway's upstream TLS failed
+                elif "curl" in s.expect.not_applicable or "curl@twisted" in s.expect.not_applicable:
+                    continue  # curl cannot observe this fault (the scenario says why: e.g. it accepts a CN-only name)
+                elif s.client.trust != "root" or s.client.clock_offset_days or s.client.scheme != "https":
+                    continue  # a fault in the client's own trust store, clock or scheme: the room's curl line
+                    # trusts the room CA with the machine's clock (the workshop does not hand out faulty clients)
                 else:
                     assert result.returncode != 0, where
                     expected = s.expect.for_client("curl", "twisted", Direction.NORTHBOUND)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+from lab.probes.curl import CURL_ALPN
 from lab.specs import ClientSpec, RevocationMode
 from lab.tls import Protocol
 
@@ -37,7 +38,9 @@ def curl(where: Where, spec: ClientSpec | None, ca_file: str, client_files: tupl
     if where.scheme == "http":
         return shlex.join(["curl", "-sS", f"http://{where.address}:{where.port}{where.path}"])
     assert spec is not None
-    args = [*_clock(spec), "curl", "-sS", "--cacert", ca_file]
+    if spec.scheme == "http":  # the client's mistake: plain HTTP to a TLS port
+        return shlex.join(["curl", "-sS", f"http://{where.address}:{where.port}{where.path}"])
+    args = [*_clock(spec), "curl", "-sS", "--cacert", ca_file, *(CURL_ALPN[spec.alpn] if spec.alpn else [])]
     if spec.min_protocol:
         args.append(CURL_VERSION[spec.min_protocol])
     if spec.max_protocol:

@@ -205,7 +205,9 @@ class _Issuer:
             names = map_names(e.names, servername, label, self.room)
             cn = map_names((e.common_name,), servername, label, self.room)
             entry = dataclasses.replace(e, names=names, common_name=cn[0] if cn else f"{label}.{self.room.dns[0]}")
-            self._issue(entry, directory, key=self.leaf_keys[e.key])
+            # the shared key, unless the fault is in the key itself (a 1024-bit leaf keeps its own)
+            shared = e.key == "ec" or getattr(e, "key_size", 2048) == 2048
+            self._issue(entry, directory, key=self.leaf_keys[e.key] if shared else None)
         by_name = {e.name: e for e in CATALOGUE}
         for e in CATALOGUE:  # leaf + every intermediate up to (not including) the root, as lab.pki does
             parts = [(directory / f"{e.name}.pem").read_bytes()]

@@ -121,11 +121,17 @@ class Room:
         files = self._client_files(live, False)
         path = f"/s/{token}" if token and live.variant.kind == "fixed" else "/"
         lines: list[str] = []
-        for e in live.deployment.endpoints:
+        # first where a client meets the fault: the gateway southbound (the app's view), else the TLS
+        # server, or the intercepting proxy in front of it
+        gateway = live.deployment.gateway
+        meets = gateway.port if gateway is not None else live.deployment.tls_target.port
+        for e in sorted(live.deployment.endpoints, key=lambda e: e.port != meets):
             if e.role == "ocsp-responder":
                 continue
-            where = cmd.Where(e.scheme, self.public_host, e.port, e.servername, path if e.scheme == "https" else "/")
-            spec = live.variant.client if e.scheme == "https" else None
+            # the scheme the scenario's client speaks to its server (tls-to-plain-port: TLS to a plain port)
+            scheme = live.variant.client.scheme if e.role in ("server", "backend", "proxy") else e.scheme
+            where = cmd.Where(scheme, self.public_host, e.port, e.servername, path if scheme == "https" else "/")
+            spec = live.variant.client if scheme == "https" else None
             lines.append(cmd.curl(where, spec, ca_file, files))
             line = cmd.openssl(where, spec, ca_file, files)
             if line:
