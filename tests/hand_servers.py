@@ -39,6 +39,17 @@ keyUsage = critical, digitalSignature, keyEncipherment
 extendedKeyUsage = serverAuth
 subjectAltName = DNS:{name}
 authorityInfoAccess = OCSP;URI:http://ocsp.hand.test/
+[server_cn_only]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[server_client_eku]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = clientAuth
+subjectAltName = DNS:{name}
 [client]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
@@ -66,21 +77,28 @@ class HandPki:
     def key(self, name: str) -> Path:
         return self.dir / f"{name}.key"
 
-    def root(self, name: str, cn: str) -> None:
-        _run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "30",
-             "-keyout", f"{name}.key", "-out", f"{name}.pem", "-subj", f"/O=hand/CN={cn}",
-             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-             "-addext", "nameConstraints=critical,permitted;DNS:hand.test", cwd=self.dir)
+    def root(self, name: str, cn: str, when: dt.datetime | None = None, days: int = 30) -> None:
+        argv = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", str(days),
+                "-keyout", f"{name}.key", "-out", f"{name}.pem", "-subj", f"/O=hand/CN={cn}",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                "-addext", "nameConstraints=critical,permitted;DNS:hand.test"]
+        if when is not None:
+            argv = ["faketime", when.strftime("%Y-%m-%d %H:%M:%S"), *argv]
+        _run(*argv, cwd=self.dir)
 
     def issue(self, name: str, cn: str, issuer: str, section: str, san: str = NAME,
-              when: dt.datetime | None = None, days: int = 30) -> None:
+              when: dt.datetime | None = None, days: int = 30, bits: int = 2048, digest: str = "sha256",
+              key_of: str | None = None) -> None:
+        """`key_of`: certify that entry's existing key (a cross-sign: the same CA, another issuer)."""
         self._serial += 1
         ext = self.dir / f"{name}.cnf"
         ext.write_text(_EXT.format(name=san))
-        _run("openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key",
-             "-out", f"{name}.csr", "-subj", f"/O=hand/CN={cn}", cwd=self.dir)
+        key = ["-key", f"{key_of}.key"] if key_of else ["-newkey", f"rsa:{bits}", "-nodes", "-keyout", f"{name}.key"]
+        _run("openssl", "req", "-new", *key, "-out", f"{name}.csr", "-subj", f"/O=hand/CN={cn}", cwd=self.dir)
+        if key_of:
+            shutil.copy(self.key(key_of), self.key(name))
         argv = ["openssl", "x509", "-req", "-in", f"{name}.csr", "-CA", f"{issuer}.pem", "-CAkey", f"{issuer}.key",
-                "-set_serial", str(self._serial), "-days", str(days), "-sha256", "-extfile", ext.name,
+                "-set_serial", str(self._serial), "-days", str(days), f"-{digest}", "-extfile", ext.name,
                 "-extensions", section, "-out", f"{name}.pem"]
         if when is not None:  # libfaketime: sign as if it were `when` (an expired certificate, made for real)
             argv = ["faketime", when.strftime("%Y-%m-%d %H:%M:%S"), *argv]
@@ -141,6 +159,25 @@ def build_hand_pki(directory: Path) -> HandPki:
     p.root("client-unknown-root", "Hand Unknown Client CA")
     p.issue("client-unknown", "client.hand.test", "client-unknown-root", "client")
     p.bundle("leaf-chain", "intermediate")
+    # --- field faults, each made the way an administrator makes it
+    p.issue("leaf-rsa1024", NAME, "intermediate", "server", bits=1024)  # `openssl req -newkey rsa:1024`
+    p.issue("leaf-sha1", NAME, "intermediate", "server", digest="sha1")  # `openssl x509 -req -sha1`
+    p.issue("leaf-cn-only", NAME, "intermediate", "server_cn_only")  # `-subj` only, no subjectAltName
+    p.issue("leaf-client-eku", NAME, "intermediate", "server_client_eku")  # extendedKeyUsage = clientAuth
+    _run("openssl", "dhparam", "-out", "dh1024.pem", "1024", cwd=p.dir)
+    _run("openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048", "-out",
+         "ffdhe2048.pem", cwd=p.dir)
+    # a TLS-inspection appliance's CA, re-signing the site (served with its self-signed CA, as proxies do)
+    p.root("inspection-root", "Hand Corporate TLS Inspection CA")
+    p.issue("inspected-leaf", NAME, "inspection-root", "server")
+    # the 2021 Let's Encrypt shape: old root X3 (expired), new root X1, X1 cross-signed by X3, R3 under X1
+    p.root("xs-old-root", "Hand Old Root X3", when=past, days=30)
+    p.root("xs-new-root", "Hand New Root X1")
+    p.issue("xs-cross", "Hand New Root X1", "xs-old-root", "ca", key_of="xs-new-root",
+            when=past + dt.timedelta(days=1), days=365)
+    p.issue("xs-intermediate", "Hand Issuing CA R3", "xs-new-root", "ca")
+    p.issue("xs-leaf", NAME, "xs-intermediate", "server")
+    p.bundle("xs-long-chain", "xs-intermediate", "xs-cross")
     p.ocsp_response("ocsp-good", "leaf-ocsp", "intermediate", "good")
     p.ocsp_response("ocsp-revoked", "leaf-ocsp", "intermediate", "revoked")
     p.ocsp_response("ocsp-bad-signer", "leaf-ocsp", "intermediate", "good", signer="other-intermediate")
@@ -156,6 +193,7 @@ class HandServer:
     client_cert: str | None = None  # a HandPki name for --client-cert/--client-key
     ca_file: str = "root"
     label: str = ""  # the test id, when one fault has several servers
+    clock_offset_days: float = 0.0  # the diagnosing client's clock (client-clock-behind)
 
     @property
     def name(self) -> str:
@@ -203,6 +241,33 @@ HAND_SERVERS: tuple[HandServer, ...] = (
                                 "-status_file", "ocsp-revoked.der")),
     HandServer("ocsp-signer-untrusted", ("-cert", "leaf-ocsp.pem", "-key", "leaf-ocsp.key",
                                          "-cert_chain", "intermediate.pem", "-status_file", "ocsp-bad-signer.der")),
+    # --- field faults (OpenSSL 3.0's s_server loads weak material only at @SECLEVEL=0, as a legacy server does)
+    HandServer("weak-server-key", ("-cert", "leaf-rsa1024.pem", "-key", "leaf-rsa1024.key",
+                                   "-cert_chain", "intermediate.pem", "-cipher", "DEFAULT:@SECLEVEL=0")),
+    HandServer("weak-server-key-sha1", ("-cert", "leaf-sha1.pem", "-key", "leaf-sha1.key",
+                                        "-cert_chain", "intermediate.pem", "-cipher", "DEFAULT:@SECLEVEL=0")),
+    HandServer("weak-server-key-dh", ("-cert", "leaf.pem", "-key", "leaf.key", "-cert_chain", "intermediate.pem",
+                                      "-no_tls1_3", "-dhparam", "dh1024.pem",
+                                      "-cipher", "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:@SECLEVEL=0")),
+    HandServer("healthy", ("-cert", "leaf.pem", "-key", "leaf.key", "-cert_chain", "intermediate.pem",
+                           "-no_tls1_3", "-dhparam", "ffdhe2048.pem",
+                           "-cipher", "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384"), label="healthy-dhe-2048"),
+    HandServer("cn-only-certificate", ("-cert", "leaf-cn-only.pem", "-key", "leaf-cn-only.key",
+                                       "-cert_chain", "intermediate.pem")),
+    HandServer("wrong-key-usage", ("-cert", "leaf-client-eku.pem", "-key", "leaf-client-eku.key",
+                                   "-cert_chain", "intermediate.pem")),
+    HandServer("alpn-required", ("-cert", "leaf.pem", "-key", "leaf.key", "-cert_chain", "intermediate.pem",
+                                 "-alpn", "h2")),
+    HandServer("healthy", ("-cert", "leaf.pem", "-key", "leaf.key", "-cert_chain", "intermediate.pem",
+                           "-alpn", "h2,http/1.1"), label="healthy-alpn-h2-and-http1"),
+    HandServer("intercepting-proxy", ("-cert", "inspected-leaf.pem", "-key", "inspected-leaf.key",
+                                      "-cert_chain", "inspection-root.pem")),
+    HandServer("expired-cross-signed-root", ("-cert", "xs-leaf.pem", "-key", "xs-leaf.key",
+                                             "-cert_chain", "xs-long-chain.pem"), ca_file="xs-old-root"),
+    HandServer("healthy", ("-cert", "xs-leaf.pem", "-key", "xs-leaf.key", "-cert_chain", "xs-long-chain.pem"),
+               ca_file="xs-new-root", label="healthy-long-chain-new-root"),
+    HandServer("client-clock-behind", ("-cert", "leaf.pem", "-key", "leaf.key", "-cert_chain", "intermediate.pem"),
+               clock_offset_days=-5),
     HandServer("healthy-stapled", ("-cert", "leaf-ocsp.pem", "-key", "leaf-ocsp.key", "-cert_chain", "intermediate.pem",
                                    "-status_file", "ocsp-good.der")),
 )

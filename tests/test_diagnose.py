@@ -60,7 +60,8 @@ def hand_diagnose(pki: HandPki, server: HandServer, port: int, catalog: Catalog)
     cert = key = None
     if server.client_cert:
         cert, key = pki.bundle(f"{server.client_cert}-full", server.client_cert), pki.key(server.client_cert)
-    client, anchors = make_client(f"127.0.0.1:{port}", NAME, pki.path(server.ca_file), cert, key)
+    client, anchors = make_client(f"127.0.0.1:{port}", NAME, pki.path(server.ca_file), cert, key,
+                                  clock_offset_days=server.clock_offset_days)
     return diagnose(client, anchors, catalog)
 
 
@@ -72,8 +73,9 @@ def test_hand_built_s_server(hand_pki: HandPki, server: HandServer, catalog: Cat
     if server.fault.startswith("healthy"):
         assert d.healthy, show(d)
     elif server.fault == "client-cert-required":
-        # without --client-cert diagnose can only say a certificate is required: both 2-way causes
-        assert set(ids(d)) == CLIENT_CERT_IDS, show(d)
+        # without --client-cert diagnose can only say a certificate is required: none sent, first, and
+        # the two causes a client that does send one would meet
+        assert ids(d)[0] == "client-cert-not-sent" and set(ids(d)) == CLIENT_CERT_IDS | {"client-cert-not-sent"}, show(d)
         assert "requires a client certificate" in d.causes[0].evidence[0]
     else:
         assert ids(d)[0] == server.fault, show(d)
@@ -103,8 +105,9 @@ def test_wrong_intermediate_is_not_called_incomplete(hand_pki: HandPki, catalog:
         server = next(s for s in HAND_SERVERS if s.fault == fault)
         with s_server(hand_pki, server) as port:
             seen[fault] = ids(hand_diagnose(hand_pki, server, port, catalog))
+    # an unknown CA might be a proxy's: said, as a far second, with how to tell them apart
     assert seen == {"incomplete-chain": ["incomplete-chain"], "wrong-intermediate": ["wrong-intermediate"],
-                    "unknown-server-cert": ["unknown-server-cert"]}
+                    "unknown-server-cert": ["unknown-server-cert", "intercepting-proxy"]}
 
 
 def test_unknown_ca_becomes_healthy_with_its_anchor(hand_pki: HandPki, catalog: Catalog) -> None:
@@ -115,8 +118,13 @@ def test_unknown_ca_becomes_healthy_with_its_anchor(hand_pki: HandPki, catalog: 
 
 
 @contextlib.contextmanager
-def stdlib_server(pki: HandPki, sni_only: bool = True, status: str = "200 OK") -> Iterator[int]:
-    """A server on CPython's ssl module (not the lab's code); SNI-only: no server_name, handshake_failure."""
+def stdlib_server(pki: HandPki, sni_only: bool = True, status: str = "200 OK", content_length: bool = True,
+                  close_notify: bool = False) -> Iterator[int]:
+    """A server on CPython's ssl module (not the lab's code); SNI-only: no server_name, handshake_failure.
+
+    It closes the socket without unwrap() (CPython sends no close_notify then) unless `close_notify`;
+    without `content_length` the body is delimited by that close.
+    """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(pki.bundle("leaf-full", "leaf", "intermediate"), pki.key("leaf"))
 
@@ -139,7 +147,10 @@ def stdlib_server(pki: HandPki, sni_only: bool = True, status: str = "200 OK") -
                 try:
                     with ctx.wrap_socket(conn, server_side=True) as tls:
                         tls.recv(4096)
-                        tls.sendall(f"HTTP/1.1 {status}\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n".encode())
+                        length = "Content-Length: 3\r\n" if content_length else ""
+                        tls.sendall(f"HTTP/1.1 {status}\r\n{length}Connection: close\r\n\r\nok\n".encode())
+                        if close_notify:
+                            tls.unwrap()
                 except (OSError, ssl.SSLError):
                     pass
 
@@ -149,6 +160,8 @@ def stdlib_server(pki: HandPki, sni_only: bool = True, status: str = "200 OK") -
         yield listener.getsockname()[1]
     finally:
         stop.set()
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() a close() alone leaves blocked (Linux)
         listener.close()
         thread.join(5)
 
@@ -172,9 +185,111 @@ def test_an_api_answering_400_is_not_a_2way_server(hand_pki: HandPki, catalog: C
     assert d.healthy and d.observed.http_status == 400, show(d)
 
 
+@pytest.mark.parametrize("content_length, close_notify, fault", [
+    (False, False, "unexpected-eof"),  # the body ends with a TCP close, no close_notify: truncation undetectable
+    (False, True, None),  # the same body, closed cleanly
+    (True, False, None),  # no close_notify, but the body's length is known: nothing is lost
+])
+def test_unexpected_eof_on_a_stdlib_server(hand_pki: HandPki, catalog: Catalog, content_length: bool,
+                                           close_notify: bool, fault: str | None) -> None:
+    with stdlib_server(hand_pki, sni_only=False, content_length=content_length, close_notify=close_notify) as port:
+        client, anchors = make_client(f"127.0.0.1:{port}", NAME, hand_pki.path("root"))
+        d = diagnose(client, anchors, catalog)
+    assert d.observed.ending.how == ("close_notify" if close_notify else "eof"), show(d)
+    if fault:
+        assert ids(d) == [fault], show(d)
+        assert "without Content-Length" in d.causes[0].evidence[0] and "no close_notify" in d.causes[0].evidence[0]
+    else:
+        assert d.healthy, show(d)
+
+
+@contextlib.contextmanager
+def http_listener(reply: bytes) -> Iterator[int]:
+    """A bare socket server that answers whatever it is sent with `reply` (as nginx's plain port answers a hello)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                with contextlib.suppress(OSError):
+                    conn.recv(65536)
+                    conn.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() a close() alone leaves blocked (Linux)
+        listener.close()
+        thread.join(5)
+
+
+def test_a_port_answering_http_400_is_tls_to_plain_port(catalog: Catalog) -> None:
+    reply = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: 11\r\nConnection: close\r\n\r\nBad Request"
+    with http_listener(reply) as port:
+        client, anchors = make_client(f"127.0.0.1:{port}", NAME, None, timeout=1.0)
+        d = diagnose(client, anchors, catalog)
+    assert ids(d) == ["tls-to-plain-port"], show(d)
+    assert "the port speaks HTTP, not TLS: a TLS Client Hello is answered with `HTTP/1.1 400 Bad Request`" \
+        in d.causes[0].evidence[0]
+    assert "wrong version number" in d.causes[0].evidence[1]  # OpenSSL's own reading of those bytes
+    with http_listener(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n") as port:  # another protocol altogether
+        client, anchors = make_client(f"127.0.0.1:{port}", NAME, None, timeout=1.0)
+        d = diagnose(client, anchors, catalog)
+    assert ids(d) == ["tls-to-plain-port"] and "other than TLS: a TLS Client Hello is answered with `SSH-2.0" \
+        in d.causes[0].evidence[0], show(d)
+
+
+def test_a_client_certificate_outside_the_servers_ca_list_is_not_sent(hand_pki: HandPki, catalog: Catalog) -> None:
+    """A client that picks its certificate by the CertificateRequest's CA names sends none: client-cert-not-sent."""
+    server = next(s for s in HAND_SERVERS if s.fault == "unknown-client-cert")
+    with s_server(hand_pki, server) as port:
+        d = hand_diagnose(hand_pki, server, port, catalog)
+    assert ids(d)[:2] == ["unknown-client-cert", "client-cert-not-sent"], show(d)
+    not_sent = d.causes[1].evidence[0]
+    assert "`CN=Hand Unknown Client CA,O=hand` is not in the server's acceptable CA list (CN=Hand Client CA,O=hand)" \
+        in not_sent, show(d)
+
+
+FIELD_EVIDENCE = {  # what the evidence must say, checkable by hand with s_client / openssl x509
+    "weak-server-key": "key is RSA 1024-bit",
+    "weak-server-key-sha1": "is signed with SHA1",
+    "weak-server-key-dh": "dh key too small",
+    "cn-only-certificate": "has no subjectAltName",
+    "wrong-key-usage": "extendedKeyUsage is clientAuth, without serverAuth",
+    "alpn-required": "alert no_application_protocol",
+    "intercepting-proxy": "name is that of a TLS-interception CA",
+    "expired-cross-signed-root": "a cross-sign issued by `CN=Hand Old Root X3,O=hand`",
+    "client-clock-behind": "not yet valid by the client's clock",
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FIELD_EVIDENCE))
+def test_field_fault_evidence(hand_pki: HandPki, catalog: Catalog, fault: str) -> None:
+    server = next(s for s in HAND_SERVERS if s.fault == fault)
+    with s_server(hand_pki, server) as port:
+        d = hand_diagnose(hand_pki, server, port, catalog)
+    assert ids(d)[0] == fault and FIELD_EVIDENCE[fault] in d.causes[0].evidence[0], show(d)
+    assert d.causes[0].fix == next(r for r in catalog.get(fault).resolutions if r.recommended).summary
+    if fault == "weak-server-key":  # OpenSSL's own verdict, as pyOpenSSL reports it
+        assert "EE certificate key too weak" in " ".join(d.causes[0].evidence)
+    if fault == "intercepting-proxy":  # the server's own unknown CA stays a candidate, and how to tell them apart
+        assert "unknown-server-cert" in ids(d) and "bypassing the proxy" in d.causes[0].evidence[1]
+
+
 def test_a_plain_http_port_is_reported_as_not_tls(catalog: Catalog) -> None:
     import http.server
-    httpd = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    # ThreadingHTTPServer, as `python -m http.server` runs it (a serial one waits on each non-HTTP hello in turn)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -183,7 +298,10 @@ def test_a_plain_http_port_is_reported_as_not_tls(catalog: Catalog) -> None:
     finally:
         httpd.shutdown()
         httpd.server_close()
-    assert ids(d) == [None] and any("not TLS" in e for e in d.causes[0].evidence), show(d)
+    assert ids(d) == ["tls-to-plain-port"], show(d)
+    # Python's http.server reads the hello as an HTTP/0.9 request line and answers with a bare error page
+    assert "the port speaks HTTP, not TLS: a TLS Client Hello is answered with `<!DOCTYPE HTML>`" \
+        in d.causes[0].evidence[0], show(d)
 
 
 def test_a_silent_server_is_reported(catalog: Catalog) -> None:
@@ -288,10 +406,25 @@ def test_cli_help_has_examples(cli_env: dict[str, str]) -> None:
 
 
 def test_every_nameable_cause_is_a_catalog_scenario(catalog: Catalog) -> None:
-    from lab.diagnose.rules import NAMED
+    from lab.diagnose.rules import CLIENT_SIDE, NAMED
     assert NAMED <= set(catalog.ids)
-    # and every catalog scenario is nameable: a new scenario needs a rule (and a test) here
-    assert set(catalog.ids) <= NAMED
+    assert set(CLIENT_SIDE) <= set(catalog.ids)
+    # and every catalog scenario is nameable, or declared a client-side cause no probe of the server
+    # can see (with the reason diagnose shows): a new scenario needs a rule (and a test) here
+    assert set(catalog.ids) <= NAMED | set(CLIENT_SIDE)
+    assert all(len(why) > 40 for why in CLIENT_SIDE.values())
+
+
+def test_cli_declares_the_client_side_causes(hand_pki: HandPki, cli_env: dict[str, str]) -> None:
+    from lab.diagnose.rules import CLIENT_SIDE
+    good = next(s for s in HAND_SERVERS if s.fault == "healthy")
+    with s_server(hand_pki, good) as port:
+        human = tlslab(cli_env, "diagnose", f"127.0.0.1:{port}", "-n", NAME, "--ca-file", str(hand_pki.path("root")))
+        doc = json.loads(tlslab(cli_env, "diagnose", f"127.0.0.1:{port}", "-n", NAME, "--ca-file",
+                                str(hand_pki.path("root")), "--json").stdout)
+    assert human.returncode == 0 and "not visible from here" in human.stdout, human.stdout
+    assert "missing-ca-bundle:" in human.stdout and max(len(line) for line in human.stdout.splitlines()) <= 80
+    assert {c["scenario"]: c["reason"] for c in doc["client_side"]} == CLIENT_SIDE and doc["healthy"] is True
 
 
 # ------------------------------------------------------------------ (b) hand-written nginx.conf
@@ -401,6 +534,12 @@ CLIENT_SIDE_FIX_WORKS = {
     ("cipher-mismatch", "client-high-encryption"): lambda d: "aes256" in dict(d.observed.families.accepted),
     ("protocol-mismatch", "gateway-force-tls10"): lambda d: any(v.value == "TLSv1.0" for v in d.observed.versions.accepted),
     ("ocsp-responder-down", "soft-fail-revocation"): lambda d: d.observed.handshake_ok and d.observed.check.status == "anchored",
+    ("tls-to-plain-port", "use-http-scheme"): lambda d: d.observed.plain_reply.http,
+    ("weak-server-key", "client-lower-seclevel"): lambda d: d.observed.handshake_ok,
+    ("weak-server-key-sha1", "client-lower-seclevel"): lambda d: d.observed.handshake_ok,
+    ("weak-server-key-dh", "client-lower-seclevel"): lambda d: d.observed.dhe.at_level0 == "accepted",
+    ("alpn-required", "offer-h2"): lambda d: d.observed.alpn.h2 == "accepted" and d.observed.alpn.h2_selected == "h2",
+    ("unexpected-eof", "client-ignore-unexpected-eof"): lambda d: d.observed.handshake_ok and d.observed.http_status == 200,
 }
 
 
@@ -433,21 +572,31 @@ def diagnose_up(info: dict, scenario: Scenario, resolution: Resolution | None, p
                 catalog: Catalog) -> Diagnosis:
     """Diagnose the TLS server of the deployment as the scenario's client is configured to see it."""
     direction = Direction(info["direction"])
-    role = "backend" if direction is Direction.SOUTHBOUND else "server"
+    roles = {e["role"] for e in info["endpoints"]}
+    # where the scenario's client connects: an intercepting proxy when one sits in front
+    role = "proxy" if "proxy" in roles else "backend" if direction is Direction.SOUTHBOUND else "server"
     ep = next(e for e in info["endpoints"] if e["role"] == role)
     _, client_spec = scenario.specs(resolution)
     cert = Path(ep["client_cert"]) if ep.get("client_cert") else None
     key = Path(ep["client_key"]) if ep.get("client_key") else None
-    client, anchors = make_client(f"127.0.0.1:{ep['port']}", ep["servername"], pki.cert_path(client_spec.trust),
-                                  cert, key, clock_offset_days=client_spec.clock_offset_days)
+    if not client_spec.trust:  # an empty client trust store (missing-ca-bundle): judge the server by the fix's
+        _, client_spec = scenario.specs(next(r for r in scenario.resolutions if r.recommended))
+    client, anchors = make_client(f"127.0.0.1:{ep['port']}", ep["servername"] or scenario.servername,
+                                  pki.cert_path(client_spec.trust), cert, key,
+                                  clock_offset_days=client_spec.clock_offset_days)
     return diagnose(client, anchors, catalog)
 
 
 def check_fault(scenario: Scenario, d: Diagnosis, family_only: bool = False) -> None:
     """The fault's id is named first (an OCSP one: among OCSP causes, or only the family when the
     server itself hides the fault, as nginx does by never stapling a "revoked" answer)."""
+    from lab.diagnose.rules import CLIENT_SIDE, NAMED
     found = ids(d)
-    if scenario.id in OCSP_IDS:
+    if scenario.id in CLIENT_SIDE and scenario.id not in NAMED:
+        # the declared limit: the fault is the client's; the server is healthy and diagnose says what it cannot see
+        assert d.healthy and scenario.id in dict(d.client_side), show(d)
+        assert any(c["scenario"] == scenario.id for c in d.as_json()["client_side"])
+    elif scenario.id in OCSP_IDS:
         assert found and str(found[0]).startswith("ocsp-") and (family_only or scenario.id in found), show(d)
     elif scenario.id in CLIENT_CERT_IDS:
         assert found[0] == scenario.id, show(d)
@@ -494,7 +643,11 @@ def test_catalog_fault_southbound(scenario_id: str, catalog: Catalog, pki: Pki, 
 
 
 NGINX_SET = ["incomplete-chain", "wrong-intermediate", "sni-default-cert", "sni-required", "cipher-mismatch",
-             "protocol-mismatch", "expired-client-cert", "ocsp-stapling-off", "ocsp-revoked"]
+             "protocol-mismatch", "expired-client-cert", "ocsp-stapling-off", "ocsp-revoked",
+             # field faults nginx can set up (not alpn-required or unexpected-eof: see lab/nginx/config.py);
+             # weak-server-key-dh on nginx is OpenSSL 3.0's ssl_dhparam group, as a real legacy server has it
+             "tls-to-plain-port", "weak-server-key", "weak-server-key-sha1", "weak-server-key-dh", "cn-only-certificate",
+             "wrong-key-usage", "expired-cross-signed-root", "client-cert-not-sent", "intercepting-proxy"]
 # nginx never staples a response whose status is not "good" (see scenarios/ocsp-revoked.toml):
 # its clients, diagnose included, see no staple at all
 NGINX_HIDES = {"ocsp-revoked"}

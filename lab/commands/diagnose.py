@@ -40,6 +40,10 @@ def render(diagnosis: Diagnosis) -> list[str]:
     lines.append("")
     if diagnosis.healthy:
         lines.append("healthy: no catalog cause found for this trust anchor and name.")
+        if diagnosis.client_side:
+            lines += ["", "not visible from here (if a client still fails, look at the client):"]
+            for sid, why in diagnosis.client_side:
+                lines += _wrap(f"{sid}: {why}", "  ", "    ")
         return lines
     lines.append("causes (best first):")
     for c in diagnosis.causes:
@@ -74,9 +78,12 @@ def diagnose_command(
     """Probe a live TLS endpoint with a battery of client configurations and name the cause.
 
     Tries the endpoint with and without server_name, per TLS version (1.0-1.3), per cipher family
-    (AES-256, AES-128, CHACHA20, legacy CBC), with and without a client certificate, and asks
-    for an OCSP staple; then lists what it saw (the served chain and its issuer links, versions,
-    suites, alerts) and names the catalog cause(s) with evidence and the documented fix.
+    (AES-256, AES-128, CHACHA20, legacy CBC), DHE alone, ALPN http/1.1 and h2, with and without
+    a client certificate, a bare Client Hello (is it TLS at all?), and asks for an OCSP staple;
+    then lists what it saw (the served chain, its keys, signatures, names and purposes, the issuer
+    links, versions, suites, alerts, how the GET ended) and names the catalog cause(s) with
+    evidence and the documented fix. Causes only a client can have (an empty CA bundle, http://
+    to a TLS port, a clock behind) are declared when the server looks healthy.
 
     Exit codes: 0 healthy for the given trust anchor and name, 1 a cause was found, 2 bad input,
     3 cannot connect at all.

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 
 from lab.diagnose.battery import DEFAULT_TIMEOUT, Client, Run, run_battery
 from lab.diagnose.observe import Observed, load_pem_certificates, observation_lines, observe
-from lab.diagnose.rules import Cause, causes
+from lab.diagnose.rules import CLIENT_SIDE, Cause, causes
 from lab.errors import UserInputError
 from lab.scenario import Catalog
 
@@ -47,6 +47,17 @@ class Diagnosis:
     def healthy(self) -> bool:
         return self.reached and not self.causes
 
+    @property
+    def client_side(self) -> tuple[tuple[str, str], ...]:
+        """The catalog causes a probe of the server cannot see, with why: (id, reason).
+
+        Relevant when the server looks healthy (a client that still fails has one of these);
+        client-clock-behind is left out once the client's clock offset was given (then it is judged).
+        """
+        named = {c.scenario for c in self.causes}
+        return tuple((sid, why) for sid, why in CLIENT_SIDE.items()
+                     if sid not in named and not (sid == "client-clock-behind" and self.observed.clock_offset_days))
+
     def as_json(self) -> dict[str, Any]:
         o = self.observed
         return {
@@ -55,11 +66,15 @@ class Diagnosis:
             # the lab's rules name causes; each attempt's outcome is the client's (OpenSSL's) own verdict
             "causes": [{"scenario": c.scenario, "title": c.title, "evidence": list(c.evidence), "fix": c.fix or None,
                         "judged_by": "lab"} for c in self.causes],
+            # declared, not judged: causes in the client that no probe of the server can see
+            "client_side": [{"scenario": sid, "reason": why, "observable": False} for sid, why in self.client_side],
             "observations": [{"topic": t, "text": text} for t, text in observation_lines(o)],
             "facts": _jsonable(dataclasses.asdict(o)),
             "attempts": [{"name": r.attempt.name, "completed": r.completed, "server_answered": r.server_answered,
                           "protocol": r.protocol, "cipher": r.cipher, "certificates": len(r.chain),
-                          "symptom": str(r.symptom) if r.symptom else "ok", "raw": r.raw, "judged_by": "client",
+                          "symptom": (str(r.symptom) if r.symptom else "ok") if not r.attempt.raw_hello else None,
+                          "raw": r.raw, "judged_by": "client", "alpn": r.alpn, "ending": r.ending or None,
+                          **({"reply_head": r.reply_head[:64].decode("latin-1")} if r.attempt.raw_hello else {}),
                           "elapsed": round(r.elapsed, 3)} for r in self.run.results],
             "elapsed": round(self.run.elapsed, 3),
         }

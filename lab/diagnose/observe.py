@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
-from cryptography.x509.oid import AuthorityInformationAccessOID
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 from service_identity import CertificateError, VerificationError
 from service_identity.cryptography import verify_certificate_hostname, verify_certificate_ip_address
 
@@ -42,6 +43,13 @@ class CertInfo:
     self_signed: bool
     is_ca: bool
     must_staple: bool
+    common_name: str = ""
+    has_san: bool = False  # a subjectAltName extension is present (whatever it names)
+    key: str = ""  # "RSA", "EC secp256r1", "Ed25519", ...
+    key_bits: int = 0
+    signature_hash: str = ""  # the issuer's signature digest ("sha256", "sha1"); "" for EdDSA
+    eku: tuple[str, ...] = ()  # extendedKeyUsage names ("serverAuth", "clientAuth", ...); () when absent
+    key_usage: tuple[str, ...] | None = None  # keyUsage bits; None when absent
 
     @classmethod
     def of(cls, cert: x509.Certificate) -> CertInfo:
@@ -63,19 +71,32 @@ class CertInfo:
             is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
         except x509.ExtensionNotFound:
             is_ca = False
+        cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        key, bits = _key(cert)
+        hash_alg = cert.signature_hash_algorithm
         return cls(
             subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(),
             not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc, san=san,
             aia_ocsp=tuple(ocsp_urls), aia_ca_issuers=tuple(ca_issuers),
             fingerprint=cert.fingerprint(hashes.SHA256()).hex(), self_signed=cert.subject == cert.issuer,
             is_ca=is_ca, must_staple=must_staple(cert),
+            common_name=str(cns[0].value) if cns else "", has_san=_has(cert, x509.SubjectAlternativeName),
+            key=key, key_bits=bits, signature_hash=hash_alg.name if hash_alg else "", eku=_eku(cert),
+            key_usage=_key_usage(cert),
         )
 
     def line(self) -> str:
         parts = [f"subject {self.subject}", f"issuer {self.issuer}",
                  f"valid {self.not_before:%Y-%m-%d} .. {self.not_after:%Y-%m-%d}"]
+        if self.key:
+            parts.append(f"{self.key} {self.key_bits}-bit" + (f", {self.signature_hash}-signed"
+                                                                if self.signature_hash else ""))
         if self.san:
             parts.append("SAN " + ", ".join(self.san))
+        elif not self.has_san and not self.is_ca:
+            parts.append("no subjectAltName")
+        if self.eku and not self.is_ca:
+            parts.append("EKU " + ", ".join(self.eku))
         if self.aia_ocsp:
             parts.append("OCSP " + ", ".join(self.aia_ocsp))
         if self.aia_ca_issuers:
@@ -83,6 +104,52 @@ class CertInfo:
         if self.must_staple:
             parts.append("must-staple")
         return "; ".join(parts)
+
+
+_EKU_NAMES = {ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth", ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
+              ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning", ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
+              ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping", ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
+              ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage"}
+_KU_BITS = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
+            "key_cert_sign", "crl_sign")
+
+
+def _has(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> bool:
+    try:
+        cert.extensions.get_extension_for_class(kind)
+    except x509.ExtensionNotFound:
+        return False
+    return True
+
+
+def _key(cert: x509.Certificate) -> tuple[str, int]:
+    try:
+        key = cert.public_key()
+    except (ValueError, TypeError):  # a key type cryptography cannot load
+        return "unknown", 0
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC {key.curve.name}", key.key_size
+    if isinstance(key, dsa.DSAPublicKey):
+        return "DSA", key.key_size
+    return type(key).__name__.replace("PublicKey", ""), 0
+
+
+def _eku(cert: x509.Certificate) -> tuple[str, ...]:
+    try:
+        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return ()
+    return tuple(_EKU_NAMES.get(u, u.dotted_string) for u in usages)
+
+
+def _key_usage(cert: x509.Certificate) -> tuple[str, ...] | None:
+    try:
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    return tuple(bit for bit in _KU_BITS if getattr(ku, bit))
 
 
 @dataclass(frozen=True)
@@ -112,6 +179,8 @@ class ChainCheck:
     unrelated: tuple[int, ...] = ()  # served certificates no link uses
     anchor: str = ""  # the anchor's subject, when anchored
     anchors_given: int = 0
+    anchor_not_before: dt.datetime | None = None  # the anchor's own validity: a trust store can hold an expired root
+    anchor_not_after: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +226,46 @@ class Staple:
 
 
 @dataclass(frozen=True)
+class Dhe:
+    """DHE alone (TLS 1.2, supported_groups P-256 only, so the server uses its own DH group)."""
+
+    at_default: str  # "accepted", or what the server/client did: "dh key too small", "alert handshake_failure"
+    at_default_raw: str
+    at_level0: str
+    cipher: str  # the DHE suite negotiated at level 0, "" if none
+
+    @property
+    def small_group(self) -> bool:
+        """OpenSSL refused the server's group at its default level (2: < 2048 bits) and accepts it at 0."""
+        return "dh key too small" in self.at_default_raw.lower()
+
+
+@dataclass(frozen=True)
+class Alpn:
+    http1_only: str  # offering http/1.1 alone: "accepted" (selected: ...), or what the server did
+    http1_alert: str
+    h2: str  # offering h2, http/1.1
+    h2_selected: str | None
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How the as-configured GET ended: see :attr:`lab.diagnose.battery.Result.ending`."""
+
+    how: str
+    delimited_by_close: bool
+
+
+@dataclass(frozen=True)
+class PlainReply:
+    """What the port sent back to a bare Client Hello when that was not TLS."""
+
+    is_tls: bool | None  # None: nothing came back
+    text: str  # the first line, printable, when not TLS
+    http: bool  # it looks like an HTTP response
+
+
+@dataclass(frozen=True)
 class Observed:
     """Everything the diagnosis rests on."""
 
@@ -182,6 +291,10 @@ class Observed:
     client_auth: ClientAuth
     staple: Staple
     alerts: tuple[tuple[str, str], ...]  # attempt, alert name
+    dhe: Dhe
+    alpn: Alpn
+    ending: Ending
+    plain_reply: PlainReply
     now: dt.datetime  # the client's clock, by which validity was judged
     clock_offset_days: float
     elapsed: float
@@ -201,7 +314,27 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
         return False
     try:
         cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
+    except ValueError:
+        return _legacy_signature_ok(cert, issuer)
+    except (TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _legacy_signature_ok(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """The issuer's signature by hand, for digests cryptography's verifier refuses (SHA-1): a weak
+    signature is still the issuer's, and the weak-key rules, not the chain, should say what is wrong."""
+    hash_alg, params = cert.signature_hash_algorithm, cert.signature_algorithm_parameters
+    key = issuer.public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey) and hash_alg is not None and \
+                isinstance(params, (padding.PKCS1v15, padding.PSS)):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, params, hash_alg)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and isinstance(params, ec.ECDSA):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, params)
+        else:
+            return False
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
 
@@ -220,7 +353,8 @@ def check_chain(served: tuple[x509.Certificate, ...], anchors: list[x509.Certifi
             links.append(Link(current, cert.issuer.rfc4514_string(), "anchor"))
             unrelated = tuple(i for i in range(len(served)) if i not in used and served[i] != anchor)
             return ChainCheck("anchored", tuple(links), current, unrelated=unrelated,
-                              anchor=anchor.subject.rfc4514_string(), anchors_given=len(anchors))
+                              anchor=anchor.subject.rfc4514_string(), anchors_given=len(anchors),
+                              anchor_not_before=anchor.not_valid_before_utc, anchor_not_after=anchor.not_valid_after_utc)
         nxt = next((i for i in range(len(served)) if i not in used and _issued_by(cert, served[i])), None)
         if nxt is None or (cert.subject == cert.issuer):
             links.append(Link(current, cert.issuer.rfc4514_string(), "none"))
@@ -269,6 +403,30 @@ def _what(result: Result) -> str:
     if result.symptom is not None and result.symptom.detail == "protocol-version":
         return "the server answers with another version"
     return str(result.symptom) if result.symptom else "failed"
+
+
+def _what_raw(result: Result | None) -> str:
+    """What the server did to an attempt, in OpenSSL's words when it was OpenSSL that refused."""
+    if result is None:
+        return "not tried"
+    if result.completed:
+        return "accepted"
+    alert = _alert(result)
+    if alert:
+        return f"alert {alert}"
+    return result.raw.removeprefix("SSL error: ") or "failed"
+
+
+def _plain_reply(result: Result | None) -> PlainReply:
+    head = result.reply_head if result else b""
+    if not head:
+        return PlainReply(None, "", False)
+    if head[0] in (0x15, 0x16) and head[1:2] == b"\x03":
+        return PlainReply(True, "", False)
+    first = head.split(b"\n", 1)[0].rstrip(b"\r")
+    text = "".join(ch if ch.isprintable() else "." for ch in first.decode("latin-1"))[:60]
+    # an HTML page alone is HTTP too: a server reading the hello as an HTTP/0.9 request answers without a status line
+    return PlainReply(False, text, head.startswith(b"HTTP/") or head.lstrip()[:1] == b"<")
 
 
 def _client_rejected(result: Result, asked: bool) -> bool:
@@ -350,6 +508,12 @@ def observe(run: Run, anchors: list[x509.Certificate], now: dt.datetime | None =
 
     staple = _staple(main, served, anchors, now)
     alerts = tuple((r.attempt.name, _alert(r)) for r in run.results if _alert(r))
+    dhe, dhe0 = run.get("dhe"), run.get("dhe:seclevel0")
+    dhe_obs = Dhe(_what_raw(dhe), dhe.raw if dhe else "", _what_raw(dhe0), dhe0.cipher or "" if dhe0 else "")
+    h1, h2 = run.get("alpn:http/1.1"), run.get("alpn:h2")
+    alpn = Alpn(_what_raw(h1), _alert(h1), _what_raw(h2), h2.alpn if h2 else None)
+    ending = Ending(main.ending, main.delimited_by_close)
+    plain = _plain_reply(run.get("raw-hello"))
     return Observed(
         target=f"{client.host}:{client.port}", servername=client.servername, ca_file=client.ca_file,
         reached=reached, connect_error=main.raw if not reached else "", handshake_ok=main.completed,
@@ -358,7 +522,8 @@ def observe(run: Run, anchors: list[x509.Certificate], now: dt.datetime | None =
         verified=bool(main.chain),
         name_matches=name_ok, name_matches_no_sni=name_ok_no_sni, sni=sni,
         versions=Versions(tuple(accepted_v), tuple(refused_v)), families=Families(tuple(accepted_f), tuple(refused_f)),
-        client_auth=client_auth, staple=staple, alerts=alerts, now=now, clock_offset_days=client.clock_offset_days,
+        client_auth=client_auth, staple=staple, alerts=alerts, dhe=dhe_obs, alpn=alpn, ending=ending,
+        plain_reply=plain, now=now, clock_offset_days=client.clock_offset_days,
         elapsed=run.elapsed,
     )
 
@@ -385,6 +550,8 @@ def observation_lines(o: Observed) -> list[tuple[str, str]]:
     lines: list[tuple[str, str]] = []
     if not o.reached:
         return [("connect", f"cannot connect to {o.target}: {o.connect_error}")]
+    if o.plain_reply.is_tls is False:
+        lines.append(("not-tls", f"a bare Client Hello is answered with non-TLS bytes: `{o.plain_reply.text}`"))
     lines.append(("handshake", "as configured (server_name " + (o.servername or "none") + ", default versions and "
                   "suites): " + ("completed" + (f", {o.http_line}" if o.http_line else "") if o.handshake_ok
                                   else o.as_configured_raw)))
@@ -433,6 +600,20 @@ def observation_lines(o: Observed) -> list[tuple[str, str]]:
         by_alert.setdefault(alert, []).append(attempt)
     lines.append(("alerts", "; ".join(f"{alert} (to {', '.join(names)})" for alert, names in by_alert.items())
                   or "none received"))
+    if o.dhe.at_default != "accepted" and o.dhe.at_default == o.dhe.at_level0:
+        dhe = f"not accepted at any security level ({o.dhe.at_default}): no DHE suite served"
+    else:
+        dhe = o.dhe.at_default + ("" if o.dhe.at_default == "accepted" else f"; at security level 0: {o.dhe.at_level0}"
+                                  + (f" ({o.dhe.cipher})" if o.dhe.cipher else ""))
+    lines.append(("dhe", f"DHE only (TLS 1.2, no ffdhe group offered): {dhe}"))
+    lines.append(("alpn", f"offering http/1.1 only: {o.alpn.http1_only}; offering h2: {o.alpn.h2}"
+                  + (f" (selected {o.alpn.h2_selected})" if o.alpn.h2_selected
+                     else " (the server selects no protocol)" if o.alpn.h2 == "accepted" else "")))
+    if o.ending.how:
+        how = {"close_notify": "close_notify, then the close", "eof": "a TCP close WITHOUT close_notify",
+               "reset": "a TCP reset (no close_notify)", "open": "the server kept the connection open"}[o.ending.how]
+        lines.append(("close", f"the GET ended with {how}; the body is delimited by "
+                      + ("the close (no Content-Length)" if o.ending.delimited_by_close else "its length")))
     ca = o.client_auth
     if ca.requested:
         lines.append(("client-cert", "the server asks for a client certificate"

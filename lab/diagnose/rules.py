@@ -11,6 +11,8 @@ score their confidence; causes are returned best first.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -75,10 +77,34 @@ def chain_rule(o: Observed) -> Iterator[Finding]:
         yield _f("unknown-server-cert", 88,
                  f"the served chain is complete up to `{top.subject}`, whose issuer `{top.issuer}` is not in "
                  f"{anchor}: the client does not trust the server's CA ({served})", _openssl(o))
+        yield from _interception(o, top.issuer)
     elif check.status == "untrusted-root":
         top = o.chain[check.stopped_at]
         what = "the leaf is self-signed" if check.stopped_at == 0 else f"the chain ends in the self-signed `{top.subject}`"
         yield _f("unknown-server-cert", 88, f"{what}, which is not in {anchor} ({served})", _openssl(o))
+        if check.stopped_at > 0:
+            yield from _interception(o, top.subject)
+
+
+# Names TLS-inspection products give the CA they re-sign with (and the words an administrator uses).
+_INTERCEPTION = re.compile(
+    r"intercept|inspect|proxy|mitm|decrypt|firewall|zscaler|fortinet|fortigate|palo ?alto|netskope|blue ?coat|"
+    r"websense|forcepoint|sophos|umbrella|kaspersky|avast|\bavg\b|\beset\b|bitdefender|mcafee|check ?point|barracuda|"
+    r"untangle|charles|fiddler|burp|portswigger|squid|lightspeed|securly|iboss|smoothwall|menlo|cisco", re.I)
+
+
+def _interception(o: Observed, ca: str) -> Iterator[Finding]:
+    """intercepting-proxy, beside unknown-server-cert: the server's CA is not the client's; is it a proxy's?"""
+    tell = ("to tell a proxy from the server's own unknown CA, fetch the chain from another network or "
+            f"bypassing the proxy (`openssl s_client -connect {o.target} -showcerts` on the server's host, or "
+            "with NO_PROXY): a different issuer there means something in between re-signs")
+    if _INTERCEPTION.search(ca):
+        yield _f("intercepting-proxy", 90, f"the chain is issued by `{ca}`, which is not a CA the client trusts and "
+                 "whose name is that of a TLS-interception CA (a proxy or inspection appliance re-signs the site)",
+                 tell)
+    else:
+        yield _f("intercepting-proxy", 40, f"or a TLS-intercepting proxy between here and the server re-signs it "
+                 f"with its own CA `{ca}`", tell)
 
 
 def _openssl(o: Observed) -> str:
@@ -97,6 +123,12 @@ def validity_rule(o: Observed) -> Iterator[Finding]:
             yield _f("expired-server-cert", 86 if i == 0 else 80,
                      f"{role} `{c.subject}` expired on {c.not_after:%Y-%m-%d %H:%M}Z "
                      f"(now {o.now:%Y-%m-%d %H:%M}Z)", _openssl(o))
+        elif o.now < c.not_before and o.clock_offset_days < 0 and \
+                o.now - dt.timedelta(days=o.clock_offset_days) >= c.not_before:
+            yield _f("client-clock-behind", 89,
+                     f"{role} `{c.subject}` is valid from {c.not_before:%Y-%m-%d %H:%M}Z: not yet valid by the "
+                     f"client's clock ({o.now:%Y-%m-%d %H:%M}Z, {o.clock_offset_days:+g} days), valid by this "
+                     "machine's", _openssl(o))
         elif o.now < c.not_before:
             yield _f("expired-server-cert", 84 if i == 0 else 78,
                      f"{role} `{c.subject}` is not yet valid: notBefore {c.not_before:%Y-%m-%d %H:%M}Z "
@@ -120,7 +152,12 @@ def name_rule(o: Observed) -> Iterator[Finding]:
         return
     leaf = o.chain[0]
     names = ", ".join(leaf.san) if leaf.san else "none (CN only)"
-    if o.name_matches is False:
+    if o.name_matches is False and not leaf.has_san and _cn_matches(leaf.common_name, o.servername):
+        yield _f("cn-only-certificate", 88,
+                 f"the certificate `{leaf.subject}` has no subjectAltName: `{o.servername}` is only in its Common "
+                 "Name, which RFC 6125 clients ignore (Go: 'relies on legacy Common Name field', Chrome: "
+                 "ERR_CERT_COMMON_NAME_INVALID); OpenSSL, curl and Java still fall back to the CN")
+    elif o.name_matches is False:
         yield _f("hostname-mismatch", 87,
                  f"with server_name `{o.servername}` the server sends `{leaf.subject}` (SAN: {names}): "
                  f"no name in it matches `{o.servername}`")
@@ -132,6 +169,13 @@ def name_rule(o: Observed) -> Iterator[Finding]:
                  f"(SAN: {', '.join(other.san) or 'none'}), which does not match",
                  f"the server is SNI-enabled: `openssl s_client -connect {o.target}` and `... -servername "
                  f"{o.servername}` show different certificates")
+
+
+def _cn_matches(cn: str, name: str) -> bool:
+    cn, name = cn.lower().rstrip("."), name.lower().rstrip(".")
+    if cn.startswith("*."):
+        return "." in name and name.split(".", 1)[1] == cn[2:]
+    return bool(cn) and cn == name
 
 
 def sni_rule(o: Observed) -> Iterator[Finding]:
@@ -180,6 +224,8 @@ def client_cert_rule(o: Observed) -> Iterator[Finding]:
     asks = f"the server requires a client certificate (its CertificateRequest names {'; '.join(ca.ca_names) or 'no CA'})"
     if not ca.given:
         said = ca.without_cert_raw
+        yield _f("client-cert-not-sent", 71, f"{asks}; without one it refuses: {said}",
+                 "a client that refuses like this sends no certificate: configure one (and its chain)")
         yield _f("unknown-client-cert", 70, f"{asks}; without one it refuses: {said}",
                  "pass --client-cert/--client-key to tell whether yours is rejected, and why")
         yield _f("expired-client-cert", 69, f"{asks}; an expired client certificate is refused the same way")
@@ -200,6 +246,11 @@ def client_cert_rule(o: Observed) -> Iterator[Finding]:
     if by_alert == "unknown-client-cert" or unknown or (not by_alert and not expired):
         yield _f("unknown-client-cert", 82 if by_alert or unknown else 60, f"{asks}; {said}", *facts,
                  f"its issuer `{info.issuer}` is not among the CAs the server accepts" if unknown and info else "")
+    if unknown and info is not None:
+        yield _f("client-cert-not-sent", 80,
+                 f"the given certificate's issuer `{info.issuer}` is not in the server's acceptable CA list "
+                 f"({'; '.join(ca.ca_names)}): a client that picks its certificate by that list (Java, browsers) "
+                 "sends none at all")
 
 
 _STAPLE_CAUSES = {
@@ -244,6 +295,105 @@ def ocsp_rule(o: Observed) -> Iterator[Finding]:
              "or proxy (the server's log shows the fetch timing out)")
 
 
+def plain_port_rule(o: Observed) -> Iterator[Finding]:
+    """tls-to-plain-port: a Client Hello answered with bytes that are not a TLS record."""
+    reply = o.plain_reply
+    if reply.is_tls is not False:
+        return
+    what = "the port speaks HTTP, not TLS" if reply.http else "the port speaks something other than TLS"
+    said = f"OpenSSL reads that as: {o.as_configured_raw.removeprefix('SSL error: ')}" if o.as_configured_raw else ""
+    yield _f("tls-to-plain-port", 95 if reply.http else 80,
+             f"{what}: a TLS Client Hello is answered with `{reply.text}`", said,
+             "the TLS service is on another port, or this one wants http://")
+
+
+def weak_key_rule(o: Observed) -> Iterator[Finding]:
+    """The weak-server-key family: key size, signature digest, DH group, as OpenSSL 3's security levels judge."""
+    verify = {num: text for num, _, text in o.verify_errors}
+    path = [link.child for link in o.check.links] or ([0] if o.chain else [])
+    for i in path:
+        c = o.chain[i]
+        small = (c.key in ("RSA", "DSA") and 0 < c.key_bits < 2048) or (c.key.startswith("EC ") and c.key_bits < 224)
+        if small:
+            role = "the server certificate's" if i == 0 else f"the served CA certificate [{i}]'s"
+            said = verify.get(66 if i == 0 else 67, "")
+            yield _f("weak-server-key", 85 if i == 0 else 80,
+                     f"{role} key is {c.key} {c.key_bits}-bit (`{c.subject}`): OpenSSL 3 at security level 2 "
+                     f"(Debian's default) needs 2048 bits and says `{'ee' if i == 0 else 'ca'} key too small`",
+                     f"OpenSSL's own verification agrees: {said}" if said else "")
+        if c.signature_hash in ("sha1", "md5") and not c.self_signed:
+            said = verify.get(68, "")
+            yield _f("weak-server-key-sha1", 84,
+                     f"[{i}] `{c.subject}` is signed with {c.signature_hash.upper()} by `{c.issuer}`: OpenSSL 3 "
+                     "refuses it from security level 1 (`ca md too weak`)",
+                     f"OpenSSL's own verification agrees: {said}" if said else "")
+    if o.dhe.small_group:
+        ecdhe = any(c.startswith("ECDHE") for _, c in o.families.accepted)
+        yield _f("weak-server-key-dh", 60 if ecdhe else 83,
+                 f"a TLS 1.2 handshake offering only DHE suites is refused by OpenSSL at its default security level: "
+                 f"`{o.dhe.at_default_raw.removeprefix('SSL error: ')}` (the server's DH group is under 2048 bits)",
+                 f"at security level 0 it completes ({o.dhe.cipher or o.dhe.at_level0}): the server offers DHE "
+                 "with that small group" if o.dhe.at_level0 == "accepted" else "",
+                 "it accepts ECDHE suites too: only clients offering DHE alone meet the small group" if ecdhe else "")
+
+
+def key_usage_rule(o: Observed) -> Iterator[Finding]:
+    """wrong-key-usage: the leaf is not for a TLS server (EKU without serverAuth, keyUsage without a TLS bit)."""
+    if not o.chain:
+        return
+    leaf = o.chain[0]
+    said = next((f"OpenSSL's own verification agrees: num={n} ({t}) at depth {d}" for n, d, t in o.verify_errors
+                 if n == 26), "")
+    if leaf.eku and not {"serverAuth", "anyExtendedKeyUsage"} & set(leaf.eku):
+        yield _f("wrong-key-usage", 86, f"the server certificate's extendedKeyUsage is {', '.join(leaf.eku)}, "
+                 "without serverAuth: it is not valid for a TLS server ('unsupported certificate purpose')", said)
+    elif leaf.key_usage is not None and not {"digital_signature", "key_encipherment"} & set(leaf.key_usage):
+        yield _f("wrong-key-usage", 84, f"the server certificate's keyUsage is {', '.join(leaf.key_usage) or 'empty'}, "
+                 "without digitalSignature or keyEncipherment: it cannot authenticate a TLS server", said)
+
+
+def alpn_rule(o: Observed) -> Iterator[Finding]:
+    a = o.alpn
+    if a.http1_alert == "no_application_protocol" and a.h2 == "accepted":
+        yield _f("alpn-required", 87,
+                 "offering ALPN http/1.1 only, the server refuses the handshake (alert no_application_protocol); "
+                 f"offering h2 it completes (selected {a.h2_selected or 'h2'}): the server speaks only HTTP/2")
+
+
+def cross_sign_rule(o: Observed) -> Iterator[Finding]:
+    """expired-cross-signed-root: the path ends at an expired anchor through a cross-sign, or carries an expired one."""
+    check = o.check
+    if check.status != "anchored" or not o.chain:
+        return
+    anchor = f"{o.ca_file}" if o.ca_file else "the system trust store"
+    if check.anchor_not_after is not None and o.now > check.anchor_not_after:
+        top = o.chain[check.stopped_at]
+        cross = check.stopped_at >= 1 and top.is_ca and not top.self_signed
+        yield _f("expired-cross-signed-root", 88 if cross else 70,
+                 f"the served chain ends at [{check.stopped_at}] `{top.subject}`"
+                 + (", a cross-sign" if cross else "") + f" issued by `{check.anchor}`, the only anchor for it in "
+                 f"{anchor}, which expired on {check.anchor_not_after:%Y-%m-%d %H:%M}Z",
+                 "no served certificate has expired: the client's trust store is old (it lacks the new root the "
+                 "cross-sign stands in for)" if cross else "", _openssl(o))
+    for i in check.unrelated:
+        c = o.chain[i]
+        if c.is_ca and o.now > c.not_after:
+            yield _f("expired-cross-signed-root", 62,
+                     f"the served chain also carries [{i}] `{c.subject}` (issued by `{c.issuer}`), expired on "
+                     f"{c.not_after:%Y-%m-%d}, which the path to `{check.anchor}` does not need: clients that "
+                     "follow the served chain (OpenSSL 1.0.x, old Android) fail; serve the short chain")
+
+
+def eof_rule(o: Observed) -> Iterator[Finding]:
+    """unexpected-eof: the body ends with the connection, and the connection ends without close_notify."""
+    e = o.ending
+    if o.handshake_ok and e.how in ("eof", "reset") and e.delimited_by_close:
+        yield _f("unexpected-eof", 80,
+                 f"the server answers `{o.http_line}` without Content-Length and then ends the connection with a "
+                 + ("TCP close" if e.how == "eof" else "TCP reset") + " and no close_notify: OpenSSL 3 reports "
+                 "'unexpected eof while reading' (a truncated body looks complete)")
+
+
 def fallback_rule(o: Observed) -> Iterator[Finding]:
     """A failure no catalog rule explains is still reported, with what was seen, never hidden."""
     if o.handshake_ok or not o.reached:
@@ -266,10 +416,25 @@ NAMED: frozenset[str] = frozenset({
     "sni-default-cert", "sni-required", "protocol-mismatch", "cipher-mismatch", "expired-client-cert",
     "unknown-client-cert", "ocsp-revoked", "ocsp-signer-untrusted", "ocsp-clock-skew", "ocsp-responder-down",
     "ocsp-responder-blocked", "ocsp-stapling-off", "ocsp-missing-intermediate",
+    "tls-to-plain-port", "intercepting-proxy", "client-clock-behind", "client-cert-not-sent", "weak-server-key",
+    "weak-server-key-sha1", "weak-server-key-dh", "cn-only-certificate", "wrong-key-usage", "alpn-required",
+    "expired-cross-signed-root", "unexpected-eof",
 })
 
-RULES: tuple[Rule, ...] = (chain_rule, validity_rule, name_rule, sni_rule, version_rule, cipher_rule,
-                           client_cert_rule, ocsp_rule, fallback_rule)
+# Catalog causes that live in the client, not the server: a probe of the server cannot see them.
+# diagnose says so (in its output when the server looks healthy, and always in --json).
+CLIENT_SIDE: dict[str, str] = {
+    "missing-ca-bundle": "the client's own trust store is empty or missing; the server's chain is not at fault. "
+                         "Check the client's CA bundle (SSL_CERT_FILE, curl --cacert, the Java truststore)",
+    "plain-http-to-tls-port": "the client sends plain HTTP (http://) to this TLS port; the server is right to "
+                              "refuse it. Check the client's URL scheme",
+    "client-clock-behind": "the client's clock is behind; seen only when you give its offset "
+                           "(--clock-offset-days -N) and a certificate is then not yet valid",
+}
+
+RULES: tuple[Rule, ...] = (plain_port_rule, chain_rule, validity_rule, name_rule, sni_rule, version_rule, cipher_rule,
+                           client_cert_rule, ocsp_rule, weak_key_rule, key_usage_rule, alpn_rule, cross_sign_rule,
+                           eof_rule, fallback_rule)
 
 
 def causes(o: Observed, catalog: Catalog) -> tuple[Cause, ...]:
@@ -288,6 +453,9 @@ def causes(o: Observed, catalog: Catalog) -> tuple[Cause, ...]:
                 found[None] = Cause(None, finding.evidence, "", finding.score)
                 continue
             assert finding.scenario in NAMED, f"rule named {finding.scenario!r}, which is not in NAMED"
+            if finding.scenario not in catalog.ids:  # a --scenarios directory without it: still said, unexplained
+                found[finding.scenario] = Cause(finding.scenario, finding.evidence, "", finding.score)
+                continue
             scenario = catalog.get(finding.scenario)
             fix = next((r for r in scenario.resolutions if r.recommended), scenario.resolutions[0])
             found[finding.scenario] = Cause(finding.scenario, finding.evidence, fix.summary, finding.score,
