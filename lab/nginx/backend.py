@@ -57,6 +57,7 @@ from lab.tempdirs import make_owned_dir
 from lab.twisted.backend import TwistedBackend
 
 READY_TIMEOUT = 20.0  # seconds for a container (or a reload) to serve its configuration
+RELOAD_RESEND = 5.0  # seconds after which an unanswered reload is signalled again
 POLL = 0.02  # seconds between readiness polls
 PORT_ATTEMPTS = 4  # a freshly picked port can be taken by someone else before nginx binds it
 STAPLE_WARMUP = 3.0  # seconds nginx gets, per phase, to staple or to log why it does not
@@ -426,12 +427,19 @@ class NginxBackend:
     def _wait_ready(self, inst: _Instance, control: int, generation: str, offset: int, starting: bool) -> None:
         """Until the control endpoint answers `generation`; fail fast on nginx errors, with its logs."""
         deadline = time.monotonic() + READY_TIMEOUT
+        resend = time.monotonic() + RELOAD_RESEND
         polls = 0
         while True:
             answer = _get(control)
             if answer is not None and answer.strip() == generation:
                 return
             polls += 1
+            if not starting and time.monotonic() > resend:
+                # a SIGHUP that reached nginx while it was still setting up its signal handlers (a fresh
+                # container's first reload, on a loaded machine) is lost: ask again, once; reloading the
+                # same configuration twice is harmless
+                inst.container.kill(signal="SIGHUP")
+                resend = deadline
             new_log = inst.log_since(offset)
             emerg = [ln for ln in new_log.splitlines() if "[emerg]" in ln]
             exited = False
